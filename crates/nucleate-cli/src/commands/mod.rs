@@ -1,0 +1,3 @@
+//! One module per subcommand (or family of subcommands).
+
+pub mod common;

@@ -1,0 +1,5 @@
+//! File formats and output sinks.
+
+mod sink;
+
+pub use sink::AtomicFile;

@@ -1,0 +1,9 @@
+//! nucleate-core: the atomistic data model every nucleate pipeline shares.
+//!
+//! - [`Frame`]: positions (Angstrom), species, ids and named per-atom properties;
+//! - [`SimBox`]: orthorhombic or triclinic cells, periodic or open per axis;
+//! - [`neighbors`]: cell-list neighbour search (cutoff and k-nearest), parallel and deterministic;
+//! - [`io`]: extended XYZ, LAMMPS dumps (streaming, gzip) and LAMMPS data files, and
+//!   output sinks that never leave a half-written file behind.
+
+pub mod io;
