@@ -6,4 +6,11 @@
 //! - [`io`]: extended XYZ, LAMMPS dumps (streaming, gzip) and LAMMPS data files, and
 //!   output sinks that never leave a half-written file behind.
 
+pub mod cell;
+pub mod error;
+pub mod frame;
 pub mod io;
+
+pub use cell::SimBox;
+pub use error::{CoreError, Place};
+pub use frame::{Frame, Property, PropertyValues};
