@@ -10,7 +10,9 @@ pub mod cell;
 pub mod error;
 pub mod frame;
 pub mod io;
+pub mod neighbors;
 
 pub use cell::SimBox;
 pub use error::{CoreError, Place};
 pub use frame::{Frame, Property, PropertyValues};
+pub use neighbors::{NeighborList, NeighborSpec};
