@@ -16,11 +16,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Critical radius and barrier of a nucleus profile (OPG model vs CNT).
+    Barrier(commands::barrier::BarrierArgs),
+    /// Per-atom bond order: q_l, averaged qbar_l, normalised alpha, solid bonds.
+    Order(commands::order::OrderArgs),
+    /// UV-Vis peaks, magic-size-cluster families, sizes and concentrations.
+    Spectra(commands::reactor::SpectraArgs),
+    /// Diameter, aggregation number and extinction from a first excitonic peak.
+    Size(commands::reactor::SizeArgs),
+    /// SAXS sphere size distribution by Monte Carlo fitting; Bragg peaks.
+    Saxs(commands::reactor::SaxsArgs),
+    /// Quantised-growth kinetics of magic-size clusters over a temperature program.
+    Kinetics(commands::reactor::KineticsArgs),
     // <commands: one variant per subcommand; keep each group's lines together>
 }
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Barrier(args) => commands::barrier::run(args),
+        Command::Order(args) => commands::order::run(args),
+        Command::Spectra(args) => commands::reactor::run_spectra(args),
+        Command::Size(args) => commands::reactor::run_size(args),
+        Command::Saxs(args) => commands::reactor::run_saxs(args),
+        Command::Kinetics(args) => commands::reactor::run_kinetics(args),
         // <dispatch>
     }
 }

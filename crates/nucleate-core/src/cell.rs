@@ -45,7 +45,7 @@ impl SimBox {
         }
         let det = h.determinant();
         let scale = h.x_axis.length() * h.y_axis.length() * h.z_axis.length();
-        if !(det.abs() > 1e-12 * scale.max(1e-300)) {
+        if det.is_nan() || det.abs() <= 1e-12 * scale.max(1e-300) {
             return Err(CoreError::InvalidBox(format!(
                 "cell vectors {edges:?} span no volume (determinant {det:e})"
             )));

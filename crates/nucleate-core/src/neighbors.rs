@@ -57,12 +57,22 @@ impl NeighborList {
     }
 
     /// Neighbours of `positions` (Angstrom) in `cell`.
-    pub fn from_positions(positions: &[[f64; 3]], cell: &SimBox, spec: NeighborSpec) -> Result<Self, CoreError> {
+    pub fn from_positions(
+        positions: &[[f64; 3]],
+        cell: &SimBox,
+        spec: NeighborSpec,
+    ) -> Result<Self, CoreError> {
         if positions.len() > u32::MAX as usize {
             return Err(CoreError::InvalidArgument("more than 2^32 atoms".into()));
         }
-        if let Some(i) = positions.iter().position(|p| !p.iter().all(|x| x.is_finite())) {
-            return Err(CoreError::InvalidArgument(format!("atom {i} has a non-finite position {:?}", positions[i])));
+        if let Some(i) = positions
+            .iter()
+            .position(|p| !p.iter().all(|x| x.is_finite()))
+        {
+            return Err(CoreError::InvalidArgument(format!(
+                "atom {i} has a non-finite position {:?}",
+                positions[i]
+            )));
         }
         match spec {
             NeighborSpec::Cutoff { r } => {
@@ -78,7 +88,9 @@ impl NeighborList {
             }
             NeighborSpec::Nearest { k } => {
                 if k == 0 {
-                    return Err(CoreError::InvalidArgument("k nearest neighbours needs k >= 1".into()));
+                    return Err(CoreError::InvalidArgument(
+                        "k nearest neighbours needs k >= 1".into(),
+                    ));
                 }
                 if !cell.any_periodic() && k >= positions.len() {
                     return Err(CoreError::InvalidArgument(format!(
@@ -90,7 +102,13 @@ impl NeighborList {
         }
         let n = positions.len();
         if n == 0 {
-            return Ok(Self { spec, offsets: vec![0], index: vec![], vectors: vec![], distances: vec![] });
+            return Ok(Self {
+                spec,
+                offsets: vec![0],
+                index: vec![],
+                vectors: vec![],
+                distances: vec![],
+            });
         }
         let bin_radius = match spec {
             NeighborSpec::Cutoff { r } => r,
@@ -144,24 +162,45 @@ impl NeighborList {
             })
             .collect();
 
+        // Offsets serially (cheap), the bulk copy in parallel: each piece owns a disjoint
+        // range of the final arrays.
         let total: usize = pieces.iter().map(|p| p.index.len()).sum();
-        let mut list = Self {
-            spec,
-            offsets: Vec::with_capacity(n + 1),
-            index: Vec::with_capacity(total),
-            vectors: Vec::with_capacity(total),
-            distances: Vec::with_capacity(total),
-        };
-        list.offsets.push(0);
-        for p in pieces {
-            for c in p.counts {
-                let last = *list.offsets.last().unwrap_or(&0);
-                list.offsets.push(last + c as usize);
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0usize);
+        for p in &pieces {
+            for &c in &p.counts {
+                let last = offsets[offsets.len() - 1];
+                offsets.push(last + c as usize);
             }
-            list.index.extend_from_slice(&p.index);
-            list.vectors.extend_from_slice(&p.vectors);
-            list.distances.extend_from_slice(&p.distances);
         }
+        let mut index = vec![0u32; total];
+        let mut vectors = vec![[0.0f64; 3]; total];
+        let mut distances = vec![0.0f64; total];
+        let mut slots = Vec::with_capacity(pieces.len());
+        let (mut ri, mut rv, mut rd) = (&mut index[..], &mut vectors[..], &mut distances[..]);
+        for p in &pieces {
+            let len = p.index.len();
+            let (i0, i1) = std::mem::take(&mut ri).split_at_mut(len);
+            let (v0, v1) = std::mem::take(&mut rv).split_at_mut(len);
+            let (d0, d1) = std::mem::take(&mut rd).split_at_mut(len);
+            slots.push((i0, v0, d0));
+            (ri, rv, rd) = (i1, v1, d1);
+        }
+        slots
+            .into_par_iter()
+            .zip(pieces.par_iter())
+            .for_each(|((i, v, d), p)| {
+                i.copy_from_slice(&p.index);
+                v.copy_from_slice(&p.vectors);
+                d.copy_from_slice(&p.distances);
+            });
+        let list = Self {
+            spec,
+            offsets,
+            index,
+            vectors,
+            distances,
+        };
         Ok(list)
     }
 
@@ -240,7 +279,9 @@ fn check_radius(r: f64, what: &str) -> Result<(), CoreError> {
     if r.is_finite() && r > 0.0 {
         Ok(())
     } else {
-        Err(CoreError::InvalidArgument(format!("{what} must be a positive number of Angstrom, got {r}")))
+        Err(CoreError::InvalidArgument(format!(
+            "{what} must be a positive number of Angstrom, got {r}"
+        )))
     }
 }
 
@@ -251,7 +292,9 @@ fn nearest_radius_guess(positions: &[[f64; 3]], cell: &SimBox, k: usize) -> f64 
         cell.volume()
     } else {
         let enclosing = SimBox::enclosing(positions, 0.0);
-        enclosing.volume().min(cell.volume().max(enclosing.volume()))
+        enclosing
+            .volume()
+            .min(cell.volume().max(enclosing.volume()))
     };
     let density = (n / volume.max(1e-12)).max(1e-12);
     (1.3 * (3.0 * (k as f64 + 1.0) / (4.0 * std::f64::consts::PI * density)).cbrt()).max(1e-6)
@@ -275,7 +318,10 @@ struct Candidate {
 
 impl Candidate {
     fn order(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
-        a.dist.total_cmp(&b.dist).then(a.j.cmp(&b.j)).then(a.shift.cmp(&b.shift))
+        a.dist
+            .total_cmp(&b.dist)
+            .then(a.j.cmp(&b.j))
+            .then(a.shift.cmp(&b.shift))
     }
 }
 
@@ -298,13 +344,23 @@ impl Grid {
     fn new(positions: &[[f64; 3]], cell: &SimBox, radius: f64) -> Self {
         let periodic = cell.periodic();
         let widths = cell.perpendicular_widths();
-        let wrapped: Vec<DVec3> = positions.iter().map(|&p| DVec3::from_array(cell.wrap(p))).collect();
-        let frac: Vec<[f64; 3]> = wrapped.iter().map(|p| cell.to_fractional(p.to_array())).collect();
+        let wrapped: Vec<DVec3> = positions
+            .iter()
+            .map(|&p| DVec3::from_array(cell.wrap(p)))
+            .collect();
+        let frac: Vec<[f64; 3]> = wrapped
+            .iter()
+            .map(|p| cell.to_fractional(p.to_array()))
+            .collect();
         let mut lo = [0.0f64; 3];
         let mut span = [1.0f64; 3];
         for d in 0..3 {
             if !periodic[d] {
-                let (mn, mx) = frac.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| (a.min(s[d]), b.max(s[d])));
+                let (mn, mx) = frac
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
+                        (a.min(s[d]), b.max(s[d]))
+                    });
                 lo[d] = mn;
                 span[d] = mx - mn;
             }
@@ -329,14 +385,22 @@ impl Grid {
         let mut thickness = [0.0; 3];
         for d in 0..3 {
             let extent = span[d] * widths[d];
-            thickness[d] = if extent > 0.0 { extent / n[d] as f64 } else { f64::INFINITY };
+            thickness[d] = if extent > 0.0 {
+                extent / n[d] as f64
+            } else {
+                f64::INFINITY
+            };
         }
         let bin_of: Vec<[i64; 3]> = frac
             .iter()
             .map(|s| {
                 let mut b = [0i64; 3];
                 for d in 0..3 {
-                    let x = if span[d] > 0.0 { (s[d] - lo[d]) / span[d] } else { 0.0 };
+                    let x = if span[d] > 0.0 {
+                        (s[d] - lo[d]) / span[d]
+                    } else {
+                        0.0
+                    };
                     b[d] = ((x * n[d] as f64).floor() as i64).clamp(0, n[d] - 1);
                 }
                 b
@@ -358,7 +422,16 @@ impl Grid {
             atoms[fill[f] as usize] = i as u32;
             fill[f] += 1;
         }
-        Self { cell: *cell, periodic, n, thickness, bin_of, start, atoms, wrapped }
+        Self {
+            cell: *cell,
+            periodic,
+            n,
+            thickness,
+            bin_of,
+            start,
+            atoms,
+            wrapped,
+        }
     }
 
     /// All atoms and images within `r` of atom `i` (excluding atom `i` itself, but not its
@@ -370,19 +443,33 @@ impl Grid {
         let ri = self.wrapped[i];
         let mut reach = [0i64; 3];
         for d in 0..3 {
-            reach[d] = if self.thickness[d].is_finite() { (r / self.thickness[d]).ceil() as i64 } else { 0 };
+            reach[d] = if self.thickness[d].is_finite() {
+                (r / self.thickness[d]).ceil() as i64
+            } else {
+                0
+            };
             if !self.periodic[d] {
                 reach[d] = reach[d].min(self.n[d]);
             }
         }
         for o0 in -reach[0]..=reach[0] {
-            let Some((b0, s0)) = self.target(0, bi[0] + o0) else { continue };
+            let Some((b0, s0)) = self.target(0, bi[0] + o0) else {
+                continue;
+            };
             for o1 in -reach[1]..=reach[1] {
-                let Some((b1, s1)) = self.target(1, bi[1] + o1) else { continue };
+                let Some((b1, s1)) = self.target(1, bi[1] + o1) else {
+                    continue;
+                };
                 for o2 in -reach[2]..=reach[2] {
-                    let Some((b2, s2)) = self.target(2, bi[2] + o2) else { continue };
+                    let Some((b2, s2)) = self.target(2, bi[2] + o2) else {
+                        continue;
+                    };
                     let shift = [s0 as i32, s1 as i32, s2 as i32];
-                    let offset = if shift == [0; 3] { DVec3::ZERO } else { self.cell.shift_vector(shift) };
+                    let offset = if shift == [0; 3] {
+                        DVec3::ZERO
+                    } else {
+                        self.cell.shift_vector(shift)
+                    };
                     let base = offset - ri;
                     let f = ((b0 * self.n[1] + b1) * self.n[2] + b2) as usize;
                     for &j in &self.atoms[self.start[f] as usize..self.start[f + 1] as usize] {
@@ -392,7 +479,12 @@ impl Grid {
                         let v = self.wrapped[j as usize] + base;
                         let d2 = v.length_squared();
                         if d2 <= r2 {
-                            out.push(Candidate { dist: d2.sqrt(), j, shift, vec: v.to_array() });
+                            out.push(Candidate {
+                                dist: d2.sqrt(),
+                                j,
+                                shift,
+                                vec: v.to_array(),
+                            });
                         }
                     }
                 }
@@ -423,8 +515,19 @@ mod tests {
     fn brute(positions: &[[f64; 3]], cell: &SimBox, r: f64) -> Vec<Vec<(u32, [i64; 3])>> {
         let w = cell.perpendicular_widths();
         let p = cell.periodic();
-        let m: Vec<i32> = (0..3).map(|d| if p[d] { (r / w[d]).ceil() as i32 + 1 } else { 0 }).collect();
-        let wrapped: Vec<DVec3> = positions.iter().map(|&x| DVec3::from_array(cell.wrap(x))).collect();
+        let m: Vec<i32> = (0..3)
+            .map(|d| {
+                if p[d] {
+                    (r / w[d]).ceil() as i32 + 1
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let wrapped: Vec<DVec3> = positions
+            .iter()
+            .map(|&x| DVec3::from_array(cell.wrap(x)))
+            .collect();
         let mut out = vec![];
         for i in 0..positions.len() {
             let mut mine = vec![];
@@ -471,7 +574,13 @@ mod tests {
     fn random_positions(cell: &SimBox, n: usize, seed: u64) -> Vec<[f64; 3]> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         (0..n)
-            .map(|_| cell.to_cartesian([rng.gen_range(-0.2..1.2), rng.gen_range(-0.2..1.2), rng.gen_range(-0.2..1.2)]))
+            .map(|_| {
+                cell.to_cartesian([
+                    rng.gen_range(-0.2..1.2),
+                    rng.gen_range(-0.2..1.2),
+                    rng.gen_range(-0.2..1.2),
+                ])
+            })
             .collect()
     }
 
@@ -484,14 +593,21 @@ mod tests {
             // smaller than the cutoff itself
             SimBox::orthorhombic([2.5, 3.0, 9.0], [true; 3]).unwrap(),
             // strongly sheared
-            SimBox::from_lammps([1.0, 2.0, 3.0], [11.0, 10.0, 12.0], [4.9, -4.4, 3.9], [true; 3]).unwrap(),
+            SimBox::from_lammps(
+                [1.0, 2.0, 3.0],
+                [11.0, 10.0, 12.0],
+                [4.9, -4.4, 3.9],
+                [true; 3],
+            )
+            .unwrap(),
             // slab and free
             SimBox::orthorhombic([9.0, 9.0, 9.0], [true, true, false]).unwrap(),
             SimBox::from_lammps([0.0; 3], [9.0, 8.0, 10.0], [2.0, 1.0, -1.0], [false; 3]).unwrap(),
         ];
         for (k, cell) in cells.iter().enumerate() {
             let pos = random_positions(cell, 60, k as u64);
-            let list = NeighborList::from_positions(&pos, cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap();
+            let list =
+                NeighborList::from_positions(&pos, cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap();
             assert_eq!(from_list(&list), brute(&pos, cell, 3.8), "cell {k}");
             for i in 0..list.len() {
                 assert!(list.distances(i).windows(2).all(|w| w[0] <= w[1]));
@@ -501,10 +617,18 @@ mod tests {
 
     #[test]
     fn nearest_is_prefix_of_cutoff() {
-        let cell = SimBox::from_lammps([0.0; 3], [7.0, 8.0, 6.0], [2.0, 1.0, -1.5], [true, false, true]).unwrap();
+        let cell = SimBox::from_lammps(
+            [0.0; 3],
+            [7.0, 8.0, 6.0],
+            [2.0, 1.0, -1.5],
+            [true, false, true],
+        )
+        .unwrap();
         let pos = random_positions(&cell, 80, 7);
-        let big = NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 6.0 }).unwrap();
-        let near = NeighborList::from_positions(&pos, &cell, NeighborSpec::Nearest { k: 12 }).unwrap();
+        let big =
+            NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 6.0 }).unwrap();
+        let near =
+            NeighborList::from_positions(&pos, &cell, NeighborSpec::Nearest { k: 12 }).unwrap();
         for i in 0..pos.len() {
             assert!(big.count(i) >= 12);
             assert_eq!(near.neighbors(i), &big.neighbors(i)[..12]);
@@ -517,13 +641,23 @@ mod tests {
         // One conventional cell (4 atoms), a = 3.92: far smaller than twice the cutoff.
         let a = 3.92;
         let cell = SimBox::orthorhombic([a; 3], [true; 3]).unwrap();
-        let pos = vec![[0.0; 3], [0.0, a / 2.0, a / 2.0], [a / 2.0, 0.0, a / 2.0], [a / 2.0, a / 2.0, 0.0]];
-        let list = NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap();
+        let pos = vec![
+            [0.0; 3],
+            [0.0, a / 2.0, a / 2.0],
+            [a / 2.0, 0.0, a / 2.0],
+            [a / 2.0, a / 2.0, 0.0],
+        ];
+        let list =
+            NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap();
         for i in 0..4 {
             assert_eq!(list.count(i), 12);
-            assert!(list.distances(i).iter().all(|d| (d - a / 2f64.sqrt()).abs() < 1e-12));
+            assert!(list
+                .distances(i)
+                .iter()
+                .all(|d| (d - a / 2f64.sqrt()).abs() < 1e-12));
         }
-        let list = NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 4.0 }).unwrap();
+        let list =
+            NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 4.0 }).unwrap();
         assert!((0..4).all(|i| list.count(i) == 18));
     }
 
@@ -531,8 +665,13 @@ mod tests {
     fn same_result_for_any_thread_count() {
         let cell = SimBox::orthorhombic([30.0; 3], [true; 3]).unwrap();
         let pos = random_positions(&cell, 3000, 3);
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let a = one.install(|| NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap());
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let a = one.install(|| {
+            NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap()
+        });
         let b = NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap();
         assert_eq!(a, b);
     }
@@ -541,10 +680,17 @@ mod tests {
     fn bad_arguments_are_refused() {
         let cell = SimBox::orthorhombic([10.0; 3], [false; 3]).unwrap();
         let pos = vec![[0.0; 3], [1.0; 3]];
-        assert!(NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: -1.0 }).is_err());
-        assert!(NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: f64::NAN }).is_err());
+        assert!(
+            NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: -1.0 }).is_err()
+        );
+        assert!(
+            NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: f64::NAN })
+                .is_err()
+        );
         assert!(NeighborList::from_positions(&pos, &cell, NeighborSpec::Nearest { k: 2 }).is_err());
         let bad = vec![[0.0; 3], [f64::NAN, 0.0, 0.0]];
-        assert!(NeighborList::from_positions(&bad, &cell, NeighborSpec::Cutoff { r: 1.0 }).is_err());
+        assert!(
+            NeighborList::from_positions(&bad, &cell, NeighborSpec::Cutoff { r: 1.0 }).is_err()
+        );
     }
 }

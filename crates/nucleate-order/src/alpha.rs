@@ -27,11 +27,14 @@ impl FccReference {
     /// nearest-neighbour distance a / sqrt 2).
     pub fn compute(spec: NeighborSpec, a: f64) -> Result<Self, OrderError> {
         if !(a.is_finite() && a > 0.0) {
-            return Err(OrderError::Parameter(format!("fcc lattice constant must be positive, got {a}")));
+            return Err(OrderError::Parameter(format!(
+                "fcc lattice constant must be positive, got {a}"
+            )));
         }
         let h = a / 2.0;
         let pos = [[0.0; 3], [0.0, h, h], [h, 0.0, h], [h, h, 0.0]];
-        let cell = SimBox::orthorhombic([a; 3], [true; 3]).map_err(|e| OrderError::Parameter(e.to_string()))?;
+        let cell = SimBox::orthorhombic([a; 3], [true; 3])
+            .map_err(|e| OrderError::Parameter(e.to_string()))?;
         let list = NeighborList::from_positions(&pos, &cell, spec)?;
         if list.count(0) == 0 {
             return Err(OrderError::Parameter(format!(
@@ -54,7 +57,11 @@ impl FccReference {
 /// alpha of every atom from its qbar4 and qbar6 (unclipped).
 pub fn alpha(qbar4: &[f64], qbar6: &[f64], reference: &FccReference) -> Vec<f64> {
     let inv = 1.0 / reference.norm();
-    qbar4.iter().zip(qbar6).map(|(a, b)| a.hypot(*b) * inv).collect()
+    qbar4
+        .iter()
+        .zip(qbar6)
+        .map(|(a, b)| a.hypot(*b) * inv)
+        .collect()
 }
 
 /// Values clipped to [0, 1].

@@ -8,6 +8,9 @@
 //! Everything is computed in double precision from a [`NeighborList`]; results are owned
 //! vectors in atom order, deterministic for any thread count.
 
+// Loops over the three axes index several arrays at once; iterators would hide that.
+#![allow(clippy::needless_range_loop)]
+
 pub mod alpha;
 pub mod solid;
 pub mod steinhardt;
@@ -49,7 +52,11 @@ pub struct BondOrderParams {
 
 impl Default for BondOrderParams {
     fn default() -> Self {
-        Self { ls: vec![4, 6], solid: SolidRule::default(), fcc_a: 3.92 }
+        Self {
+            ls: vec![4, 6],
+            solid: SolidRule::default(),
+            fcc_a: 3.92,
+        }
     }
 }
 
@@ -80,7 +87,9 @@ impl BondOrder {
         ls.sort_unstable();
         ls.dedup();
         if let Some(&l) = ls.iter().find(|&&l| l > 64) {
-            return Err(OrderError::Parameter(format!("l = {l} is beyond the supported range 0..=64")));
+            return Err(OrderError::Parameter(format!(
+                "l = {l} is beyond the supported range 0..=64"
+            )));
         }
         let reference = FccReference::compute(list.spec(), params.fcc_a)?;
         let qlms = qlm(list, &ls)?;
@@ -90,21 +99,39 @@ impl BondOrder {
             q.push(m.magnitudes());
             qbar.push(m.averaged(list)?.magnitudes());
         }
-        let at = |l: usize| ls.iter().position(|&x| x == l).expect("4 and 6 are always present");
+        let at = |l: usize| {
+            ls.iter()
+                .position(|&x| x == l)
+                .expect("4 and 6 are always present")
+        };
         let alpha = alpha::alpha(&qbar[at(4)], &qbar[at(6)], &reference);
         let solid = solid::solid_atoms(&qlms[at(6)], list, params.solid)?;
         let n_neighbors = (0..list.len()).map(|i| list.count(i) as u32).collect();
-        Ok(Self { ls, q, qbar, alpha, solid, n_neighbors, reference })
+        Ok(Self {
+            ls,
+            q,
+            qbar,
+            alpha,
+            solid,
+            n_neighbors,
+            reference,
+        })
     }
 
     /// q_l of every atom for degree `l`, if computed.
     pub fn q_l(&self, l: usize) -> Option<&[f64]> {
-        self.ls.iter().position(|&x| x == l).map(|k| self.q[k].as_slice())
+        self.ls
+            .iter()
+            .position(|&x| x == l)
+            .map(|k| self.q[k].as_slice())
     }
 
     /// qbar_l of every atom for degree `l`, if computed.
     pub fn qbar_l(&self, l: usize) -> Option<&[f64]> {
-        self.ls.iter().position(|&x| x == l).map(|k| self.qbar[k].as_slice())
+        self.ls
+            .iter()
+            .position(|&x| x == l)
+            .map(|k| self.qbar[k].as_slice())
     }
 
     /// Number of atoms without any neighbour.

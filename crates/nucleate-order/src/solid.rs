@@ -26,7 +26,10 @@ pub struct SolidRule {
 
 impl Default for SolidRule {
     fn default() -> Self {
-        Self { d6_min: 0.7, n_bonds: 7 }
+        Self {
+            d6_min: 0.7,
+            n_bonds: 7,
+        }
     }
 }
 
@@ -57,21 +60,40 @@ impl SolidAtoms {
 
 /// Apply `rule` to the q6m of every atom (`q6.l()` is normally 6, any l works) over the bonds
 /// of `list`.
-pub fn solid_atoms(q6: &Qlm, list: &NeighborList, rule: SolidRule) -> Result<SolidAtoms, OrderError> {
+pub fn solid_atoms(
+    q6: &Qlm,
+    list: &NeighborList,
+    rule: SolidRule,
+) -> Result<SolidAtoms, OrderError> {
     if list.len() != q6.len() {
-        return Err(OrderError::Mismatch(format!("neighbour list of {} atoms for {} atoms", list.len(), q6.len())));
+        return Err(OrderError::Mismatch(format!(
+            "neighbour list of {} atoms for {} atoms",
+            list.len(),
+            q6.len()
+        )));
     }
     let n = list.len();
-    let norms: Vec<f64> = (0..n).into_par_iter().map(|i| q6.norm_sqr(i).sqrt()).collect();
+    let norms: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|i| q6.norm_sqr(i).sqrt())
+        .collect();
     let is_solid_bond = |i: usize, j: usize| -> bool {
         let d = norms[i] * norms[j];
         d > 0.0 && q6.dot(i, j) / d > rule.d6_min
     };
     let n_solid_bonds: Vec<u32> = (0..n)
         .into_par_iter()
-        .map(|i| list.neighbors(i).iter().filter(|&&j| is_solid_bond(i, j as usize)).count() as u32)
+        .map(|i| {
+            list.neighbors(i)
+                .iter()
+                .filter(|&&j| is_solid_bond(i, j as usize))
+                .count() as u32
+        })
         .collect();
-    let solid: Vec<bool> = n_solid_bonds.iter().map(|&c| c as usize >= rule.n_bonds).collect();
+    let solid: Vec<bool> = n_solid_bonds
+        .iter()
+        .map(|&c| c as usize >= rule.n_bonds)
+        .collect();
 
     let mut uf = UnionFind::<u32>::new(n);
     for i in 0..n {
@@ -99,7 +121,20 @@ pub fn solid_atoms(q6: &Qlm, list: &NeighborList, rule: SolidRule) -> Result<Sol
     for (k, &r) in roots.iter().enumerate() {
         label_of_root[r] = k as i32;
     }
-    let cluster = (0..n).map(|i| if solid[i] { label_of_root[uf.find(i as u32) as usize] } else { -1 }).collect();
+    let cluster = (0..n)
+        .map(|i| {
+            if solid[i] {
+                label_of_root[uf.find(i as u32) as usize]
+            } else {
+                -1
+            }
+        })
+        .collect();
     let cluster_sizes = roots.iter().map(|&r| size[r]).collect();
-    Ok(SolidAtoms { n_solid_bonds, solid, cluster, cluster_sizes })
+    Ok(SolidAtoms {
+        n_solid_bonds,
+        solid,
+        cluster,
+        cluster_sizes,
+    })
 }

@@ -72,7 +72,10 @@ impl Qlm {
     /// The rotational invariant q_l = sqrt(4 pi / (2l + 1) sum_m |q_lm|^2) of every atom.
     pub fn magnitudes(&self) -> Vec<f64> {
         let f = 4.0 * std::f64::consts::PI / (2 * self.l + 1) as f64;
-        (0..self.len()).into_par_iter().map(|i| (f * self.norm_sqr(i)).sqrt()).collect()
+        (0..self.len())
+            .into_par_iter()
+            .map(|i| (f * self.norm_sqr(i)).sqrt())
+            .collect()
     }
 
     /// The Lechner-Dellago average over each atom and its neighbours in `list`.
@@ -98,7 +101,11 @@ impl Qlm {
 
 fn check_len(list: &NeighborList, n: usize) -> Result<(), OrderError> {
     if list.len() != n {
-        return Err(OrderError::Mismatch(format!("neighbour list of {} atoms for {} atoms", list.len(), n)));
+        return Err(OrderError::Mismatch(format!(
+            "neighbour list of {} atoms for {} atoms",
+            list.len(),
+            n
+        )));
     }
     Ok(())
 }
@@ -120,7 +127,13 @@ pub fn qlm(list: &NeighborList, ls: &[usize]) -> Result<Vec<Qlm>, OrderError> {
         .par_chunks_mut(stride)
         .enumerate()
         .map_init(
-            || (vec![0.0f64; ntri], vec![Complex64::new(0.0, 0.0); ntri], vec![Complex64::new(0.0, 0.0); ntri]),
+            || {
+                (
+                    vec![0.0f64; ntri],
+                    vec![Complex64::new(0.0, 0.0); ntri],
+                    vec![Complex64::new(0.0, 0.0); ntri],
+                )
+            },
             |(q, y, acc), (i, out)| {
                 acc.iter_mut().for_each(|c| *c = Complex64::new(0.0, 0.0));
                 for (v, &d) in list.vectors(i).iter().zip(list.distances(i)) {
@@ -168,13 +181,17 @@ mod tests {
 
     fn fcc_cell(a: f64) -> (Vec<[f64; 3]>, SimBox) {
         let h = a / 2.0;
-        (vec![[0.0; 3], [0.0, h, h], [h, 0.0, h], [h, h, 0.0]], SimBox::orthorhombic([a; 3], [true; 3]).unwrap())
+        (
+            vec![[0.0; 3], [0.0, h, h], [h, 0.0, h], [h, h, 0.0]],
+            SimBox::orthorhombic([a; 3], [true; 3]).unwrap(),
+        )
     }
 
     #[test]
     fn ideal_fcc_values() {
         let (pos, cell) = fcc_cell(3.92);
-        let list = NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap();
+        let list =
+            NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap();
         let q = qlm(&list, &[4, 6]).unwrap();
         let q4 = q[0].magnitudes();
         let q6 = q[1].magnitudes();
@@ -189,10 +206,14 @@ mod tests {
     #[test]
     fn any_l_works_and_odd_l_vanish_with_inversion_symmetry() {
         let (pos, cell) = fcc_cell(3.92);
-        let list = NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap();
+        let list =
+            NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: 3.8 }).unwrap();
         let q = qlm(&list, &[0, 3, 12]).unwrap();
         let q0 = q[0].magnitudes();
-        assert!((q0[0] - 1.0).abs() < 1e-12, "q_0 is 1 for any neighbourhood");
+        assert!(
+            (q0[0] - 1.0).abs() < 1e-12,
+            "q_0 is 1 for any neighbourhood"
+        );
         assert!(q[1].magnitudes()[0] < 1e-12);
         assert!(q[2].magnitudes()[0] > 0.1);
     }

@@ -44,7 +44,8 @@ impl YlmTable {
             let sign = if m % 2 == 0 { 1.0 } else { -1.0 };
             diag.push(sign * ((2 * m + 1) as f64 / (4.0 * std::f64::consts::PI) * prod).sqrt());
         }
-        let coef = |l: usize, m: usize| (((4 * l * l - 1) as f64) / ((l * l - m * m) as f64)).sqrt();
+        let coef =
+            |l: usize, m: usize| (((4 * l * l - 1) as f64) / ((l * l - m * m) as f64)).sqrt();
         let mut a = vec![0.0; size];
         let mut inv_a_prev = vec![0.0; size];
         for l in 1..=lmax {
@@ -55,7 +56,12 @@ impl YlmTable {
                 }
             }
         }
-        Self { lmax, diag, a, inv_a_prev }
+        Self {
+            lmax,
+            diag,
+            a,
+            inv_a_prev,
+        }
     }
 
     /// Largest l of the table.
@@ -113,7 +119,10 @@ mod tests {
         let y = eval(6, v);
         let close = |a: Complex64, b: Complex64| (a - b).norm() < 1e-14;
         assert!(close(y[tri(0, 0)], Complex64::new(0.5 / PI.sqrt(), 0.0)));
-        assert!(close(y[tri(1, 0)], Complex64::new((3.0 / (4.0 * PI)).sqrt() * ct, 0.0)));
+        assert!(close(
+            y[tri(1, 0)],
+            Complex64::new((3.0 / (4.0 * PI)).sqrt() * ct, 0.0)
+        ));
         let e = Complex64::from_polar(1.0, phi);
         assert!(close(y[tri(1, 1)], -(3.0 / (8.0 * PI)).sqrt() * st * e));
         let y20 = (5.0 / (16.0 * PI)).sqrt() * (3.0 * ct * ct - 1.0);
@@ -131,7 +140,12 @@ mod tests {
     #[test]
     fn addition_theorem_holds_for_high_l() {
         // sum_m |Y_lm|^2 = (2l+1)/(4 pi) for every direction, including the poles.
-        for v in [[0.0, 0.0, 1.0], [0.0, 0.0, -2.0], [1.0, 2.0, 3.0], [-0.3, 0.1, -0.01]] {
+        for v in [
+            [0.0, 0.0, 1.0],
+            [0.0, 0.0, -2.0],
+            [1.0, 2.0, 3.0],
+            [-0.3, 0.1, -0.01],
+        ] {
             let lmax = 16;
             let y = eval(lmax, v);
             for l in 0..=lmax {
@@ -139,7 +153,10 @@ mod tests {
                 for m in 1..=l {
                     s += 2.0 * y[tri(l, m)].norm_sqr();
                 }
-                assert!((s - (2 * l + 1) as f64 / (4.0 * PI)).abs() < 1e-12, "l = {l}");
+                assert!(
+                    (s - (2 * l + 1) as f64 / (4.0 * PI)).abs() < 1e-12,
+                    "l = {l}"
+                );
             }
         }
     }

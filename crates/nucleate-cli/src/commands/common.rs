@@ -46,3 +46,51 @@ pub fn report_error(err: &anyhow::Error) {
     }
     eprintln!("{}", line.replace('\n', " "));
 }
+
+/// A progress indicator on stderr: a spinner with a count, hidden with `--quiet` or when
+/// stderr is not a terminal.
+pub struct Progress {
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    /// Count frames of a stream of unknown length.
+    pub fn frames(stage: &str, quiet: bool) -> Self {
+        use std::io::IsTerminal;
+        let bar = if quiet || !std::io::stderr().is_terminal() {
+            indicatif::ProgressBar::hidden()
+        } else {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {prefix}: {pos} frames [{elapsed_precise}, {per_sec}]",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(stage.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        };
+        Self { bar }
+    }
+
+    /// One more frame done.
+    pub fn tick(&self) {
+        self.bar.inc(1);
+    }
+
+    /// Remove the indicator.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Parse a `--frames` value: `all` (or empty) or a selection of [`FrameSelection::parse`].
+pub fn frame_selection(spec: &str) -> anyhow::Result<nucleate_core::io::FrameSelection> {
+    use anyhow::Context;
+    let spec = spec.trim();
+    if spec.is_empty() || spec.eq_ignore_ascii_case("all") {
+        return Ok(nucleate_core::io::FrameSelection::all());
+    }
+    nucleate_core::io::FrameSelection::parse(spec).context("--frames")
+}

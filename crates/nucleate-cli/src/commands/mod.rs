@@ -1,3 +1,6 @@
 //! One module per subcommand (or family of subcommands).
 
+pub mod barrier;
 pub mod common;
+pub mod order;
+pub mod reactor;
