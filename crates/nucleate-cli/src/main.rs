@@ -28,6 +28,10 @@ enum Command {
     Saxs(commands::reactor::SaxsArgs),
     /// Quantised-growth kinetics of magic-size clusters over a temperature program.
     Kinetics(commands::reactor::KineticsArgs),
+    /// Analyse an in-situ movie: per-frame series, condensation, out-and-in cycles (or `movie simulate`)
+    Movie(commands::imaging::MovieArgs),
+    /// Crystallinity of high-resolution frames: Herman's f and lattice orientations
+    Crystallinity(commands::imaging::CrystallinityArgs),
     // <commands: one variant per subcommand; keep each group's lines together>
 }
 
@@ -39,6 +43,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Size(args) => commands::reactor::run_size(args),
         Command::Saxs(args) => commands::reactor::run_saxs(args),
         Command::Kinetics(args) => commands::reactor::run_kinetics(args),
+        Command::Movie(args) => commands::imaging::run_movie(args),
+        Command::Crystallinity(args) => commands::imaging::run_crystallinity(args),
         // <dispatch>
     }
 }

@@ -2,5 +2,6 @@
 
 pub mod barrier;
 pub mod common;
+pub mod imaging;
 pub mod order;
 pub mod reactor;
