@@ -32,6 +32,10 @@ enum Command {
     Movie(commands::imaging::MovieArgs),
     /// Crystallinity of high-resolution frames: Herman's f and lattice orientations
     Crystallinity(commands::imaging::CrystallinityArgs),
+    /// Nuclei in the order field of each frame: sizes, N_eff, A_eff, shape, profiles, sites.
+    Nuclei(commands::nuclei::NucleiCmd),
+    /// Nuclei followed through a trajectory: tracks, merges, divisions, classes.
+    Track(commands::nuclei::TrackCmd),
     // <commands: one variant per subcommand; keep each group's lines together>
 }
 
@@ -45,6 +49,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Kinetics(args) => commands::reactor::run_kinetics(args),
         Command::Movie(args) => commands::imaging::run_movie(args),
         Command::Crystallinity(args) => commands::imaging::run_crystallinity(args),
+        Command::Nuclei(args) => commands::nuclei::run_nuclei(args),
+        Command::Track(args) => commands::nuclei::run_track(args),
         // <dispatch>
     }
 }

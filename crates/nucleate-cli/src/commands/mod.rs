@@ -3,5 +3,6 @@
 pub mod barrier;
 pub mod common;
 pub mod imaging;
+pub mod nuclei;
 pub mod order;
 pub mod reactor;
