@@ -8,7 +8,12 @@ mod commands;
 /// Study how crystals are born: per-atom order, nuclei, free energies, MD, tomography,
 /// in-situ movies and reactor data.
 #[derive(Parser)]
-#[command(name = "nucleate", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "nucleate",
+    version,
+    about = "Study how crystals are born: per-atom order, nuclei and their tracks, nucleation barriers,\nin-situ movies and flow-reactor data.",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
