@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use nucleate_core::io::{create_trajectory, open_trajectory, AtomicFile, FrameSource, ReadOptions, TrajectoryWriter};
+use nucleate_core::io::{
+    create_trajectory, open_trajectory, AtomicFile, FrameSource, ReadOptions, TrajectoryWriter,
+};
 use nucleate_core::{Frame, NeighborList, NeighborSpec, PropertyValues};
 use nucleate_nuclei::track::{Snapshot, TrackClass, TrackParams, Tracker};
 use nucleate_nuclei::{analyse, AnalysisParams, ClimbParams, FrameNuclei};
@@ -163,7 +165,11 @@ enum OrderField {
 }
 
 fn plan(a: &NucleiArgs) -> Result<Plan> {
-    let mut climb = if a.seed_rules { ClimbParams::md_seed_rules() } else { ClimbParams::md() };
+    let mut climb = if a.seed_rules {
+        ClimbParams::md_seed_rules()
+    } else {
+        ClimbParams::md()
+    };
     if let Some(r) = a.radius {
         climb.radius = r;
     }
@@ -186,10 +192,20 @@ fn plan(a: &NucleiArgs) -> Result<Plan> {
         s if s.starts_with("column:") && s.len() > 7 => OrderField::Column(s[7..].to_string()),
         s => bail!("--order {s}: expected `alpha` or `column:NAME`"),
     };
-    anyhow::ensure!(a.cutoff.is_finite() && a.cutoff > 0.0, "--cutoff must be positive, got {}", a.cutoff);
-    anyhow::ensure!(a.lattice_a.is_finite() && a.lattice_a > 0.0, "--lattice-a must be positive");
+    anyhow::ensure!(
+        a.cutoff.is_finite() && a.cutoff > 0.0,
+        "--cutoff must be positive, got {}",
+        a.cutoff
+    );
+    anyhow::ensure!(
+        a.lattice_a.is_finite() && a.lattice_a > 0.0,
+        "--lattice-a must be positive"
+    );
     if let (Some(dg), Some(g)) = (a.dg, a.gamma) {
-        anyhow::ensure!(dg > 0.0 && g > 0.0 && dg.is_finite() && g.is_finite(), "--dg and --gamma must be positive");
+        anyhow::ensure!(
+            dg > 0.0 && g > 0.0 && dg.is_finite() && g.is_finite(),
+            "--dg and --gamma must be positive"
+        );
     }
     let params = AnalysisParams {
         climb,
@@ -199,8 +215,16 @@ fn plan(a: &NucleiArgs) -> Result<Plan> {
         lattice_a: a.lattice_a,
         ..AnalysisParams::default()
     };
-    let bond = BondOrderParams { fcc_a: a.lattice_a, ..BondOrderParams::default() };
-    Ok(Plan { params, order, spec: NeighborSpec::Cutoff { r: a.cutoff }, bond })
+    let bond = BondOrderParams {
+        fcc_a: a.lattice_a,
+        ..BondOrderParams::default()
+    };
+    Ok(Plan {
+        params,
+        order,
+        spec: NeighborSpec::Cutoff { r: a.cutoff },
+        bond,
+    })
 }
 
 /// The order field of a frame and, for alpha, its unclipped values.
@@ -216,7 +240,10 @@ fn order_field(frame: &Frame, plan: &Plan) -> Result<(Vec<f64>, Vec<f64>)> {
             let (v, ncols) = frame
                 .real_property(name)
                 .with_context(|| format!("no real per-atom column `{name}` in the input"))?;
-            anyhow::ensure!(ncols == 1, "column `{name}` has {ncols} values per atom, expected 1");
+            anyhow::ensure!(
+                ncols == 1,
+                "column `{name}` has {ncols} values per atom, expected 1"
+            );
             if let Some(i) = v.iter().position(|x| !x.is_finite()) {
                 bail!("column `{name}` of atom {i} is not finite");
             }
@@ -249,10 +276,24 @@ impl NucleiSinks {
         let mut profiles = AtomicFile::create(dir.join("profiles.csv"))?;
         writeln!(profiles, "frame,nucleus,r_a,order,count")?;
         let atoms = create_trajectory(dir.join("atoms.extxyz"))?;
-        Ok(Self { nuclei, profiles, atoms, with_dg })
+        Ok(Self {
+            nuclei,
+            profiles,
+            atoms,
+            with_dg,
+        })
     }
 
-    fn write(&mut self, index: usize, frame: &mut Frame, res: &FrameNuclei, order: &[f64], alpha: &[f64], a: &NucleiArgs, v_atom: f64) -> Result<()> {
+    fn write(
+        &mut self,
+        index: usize,
+        frame: &mut Frame,
+        res: &FrameNuclei,
+        order: &[f64],
+        alpha: &[f64],
+        a: &NucleiArgs,
+        v_atom: f64,
+    ) -> Result<()> {
         let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
         for (k, r) in res.records.iter().enumerate() {
             let c = r.nucleus.core_position;
@@ -286,20 +327,40 @@ impl NucleiSinks {
                 opt(r.site.map(|s| s.surface_distance)),
             )?;
             if self.with_dg {
-                let dg = nucleate_theory::cnt::measured_dg(r.n_eff, r.a_eff, a.dg.unwrap_or(0.0), a.gamma.unwrap_or(0.0), v_atom);
+                let dg = nucleate_theory::cnt::measured_dg(
+                    r.n_eff,
+                    r.a_eff,
+                    a.dg.unwrap_or(0.0),
+                    a.gamma.unwrap_or(0.0),
+                    v_atom,
+                );
                 write!(self.nuclei, ",{dg}")?;
             }
             writeln!(self.nuclei)?;
-            for ((rr, o), n) in r.profile.r.iter().zip(&r.profile.order).zip(&r.profile.count) {
+            for ((rr, o), n) in r
+                .profile
+                .r
+                .iter()
+                .zip(&r.profile.order)
+                .zip(&r.profile.count)
+            {
                 writeln!(self.profiles, "{index},{k},{rr},{o},{n}")?;
             }
         }
         let id = &res.identification;
         frame.set_property("order", 1, PropertyValues::Real(order.to_vec()))?;
         frame.set_property("phase", 1, PropertyValues::Int(vec![0; frame.len()]))?;
-        frame.set_property("nucleus", 1, PropertyValues::Int(id.nucleus_of.iter().map(|&x| x as i64).collect()))?;
+        frame.set_property(
+            "nucleus",
+            1,
+            PropertyValues::Int(id.nucleus_of.iter().map(|&x| x as i64).collect()),
+        )?;
         frame.set_property("is_core", 1, PropertyValues::Bool(id.is_core.clone()))?;
-        frame.set_property("basin", 1, PropertyValues::Int(id.basin_of.iter().map(|&x| x as i64).collect()))?;
+        frame.set_property(
+            "basin",
+            1,
+            PropertyValues::Int(id.basin_of.iter().map(|&x| x as i64).collect()),
+        )?;
         frame.set_property("alpha", 1, PropertyValues::Real(alpha.to_vec()))?;
         frame.info.retain(|(k, _)| k != "frame");
         frame.info.push(("frame".into(), index.to_string()));
@@ -358,9 +419,19 @@ pub fn run_nuclei(cmd: NucleiCmd) -> Result<()> {
 
 /// Run `nucleate track`.
 pub fn run_track(cmd: TrackCmd) -> Result<()> {
-    anyhow::ensure!(cmd.dt_ps.is_finite() && cmd.dt_ps > 0.0, "--dt-ps must be positive");
-    anyhow::ensure!((0.0..1.0).contains(&cmd.min_overlap), "--min-overlap must lie in [0, 1)");
-    let tp = TrackParams { min_overlap: cmd.min_overlap, tol_atoms: cmd.tol_atoms, tol_fraction: cmd.tol_fraction };
+    anyhow::ensure!(
+        cmd.dt_ps.is_finite() && cmd.dt_ps > 0.0,
+        "--dt-ps must be positive"
+    );
+    anyhow::ensure!(
+        (0.0..1.0).contains(&cmd.min_overlap),
+        "--min-overlap must lie in [0, 1)"
+    );
+    let tp = TrackParams {
+        min_overlap: cmd.min_overlap,
+        tol_atoms: cmd.tol_atoms,
+        tol_fraction: cmd.tol_fraction,
+    };
     run(&cmd.args, Some((tp, cmd.dt_ps)))
 }
 
@@ -368,7 +439,10 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
     a.common.init_threads()?;
     let plan = plan(a)?;
     let selection = super::common::frame_selection(&a.frames)?;
-    let options = ReadOptions { types: a.types.clone(), frames: selection };
+    let options = ReadOptions {
+        types: a.types.clone(),
+        frames: selection,
+    };
     let mut source = open_trajectory(&a.input, &options)?;
     let dir = &a.out;
     let mut sinks = NucleiSinks::create(dir, a.dg.is_some())?;
@@ -383,9 +457,15 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
         }
         None => None,
     };
-    let progress = Progress::frames(if track.is_some() { "track" } else { "nuclei" }, a.common.quiet);
+    let progress = Progress::frames(
+        if track.is_some() { "track" } else { "nuclei" },
+        a.common.quiet,
+    );
     let mut n_frames = 0usize;
     let mut largest = Vec::new();
+    let mut history = nucleate_report::nuclei::NucleiHistory::default();
+    let dt = track.map(|(_, dt)| dt).unwrap_or(1.0);
+    let mut last_rows: Vec<Vec<String>> = Vec::new();
     while let Some(item) = source.next_indexed() {
         let (index, mut frame) = item?;
         let place = || format!("{}: frame {index}", a.input.display());
@@ -393,22 +473,62 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
         let phase = vec![0u16; frame.len()];
         let res = analyse(&frame, &order, &phase, &plan.params).with_context(place)?;
         let v_atom = nucleate_nuclei::metrics::volume_per_atom(&frame, plan.params.v_atom);
-        largest.push((index, res.records.first().map(|r| r.nucleus.n_atoms()).unwrap_or(0)));
+        largest.push((
+            index,
+            res.records
+                .first()
+                .map(|r| r.nucleus.n_atoms())
+                .unwrap_or(0),
+        ));
+        history.push(index, index as f64 * dt, &res, v_atom);
+        last_rows = res
+            .records
+            .iter()
+            .enumerate()
+            .map(|(k, r)| {
+                vec![
+                    index.to_string(),
+                    k.to_string(),
+                    r.nucleus.n_atoms().to_string(),
+                    format!("{:.1}", r.n_eff),
+                    format!("{:.0}", r.a_eff),
+                    r.surface
+                        .map(|x| format!("{:.2}", x.sphericity))
+                        .unwrap_or_default(),
+                    r.site.map(|x| x.label()).unwrap_or_else(|| "bulk".into()),
+                ]
+            })
+            .collect();
         if let (Some(t), Some((tracks, events))) = (tracker.as_mut(), track_sinks.as_mut()) {
-            let dt = track.map(|(_, dt)| dt).unwrap_or(1.0);
             let time = index as f64 * dt;
             let snaps: Vec<Snapshot> = res
                 .records
                 .iter()
                 .enumerate()
-                .map(|(k, r)| Snapshot { nucleus: k, ids: r.ids.clone(), n_eff: r.n_eff, a_eff: r.a_eff })
+                .map(|(k, r)| Snapshot {
+                    nucleus: k,
+                    ids: r.ids.clone(),
+                    n_eff: r.n_eff,
+                    a_eff: r.a_eff,
+                })
                 .collect();
             let (rows, evs) = t.push(index, time, &snaps);
             for r in rows {
-                writeln!(tracks, "{},{},{},{},{},{},{}", r.track, r.frame, r.time_ps, r.nucleus, r.n_atoms, r.n_eff, r.a_eff)?;
+                writeln!(
+                    tracks,
+                    "{},{},{},{},{},{},{}",
+                    r.track, r.frame, r.time_ps, r.nucleus, r.n_atoms, r.n_eff, r.a_eff
+                )?;
             }
             for e in evs {
-                writeln!(events, "{},{},{},{}", e.frame, e.time_ps, e.kind.as_str(), e.tracks_text())?;
+                writeln!(
+                    events,
+                    "{},{},{},{}",
+                    e.frame,
+                    e.time_ps,
+                    e.kind.as_str(),
+                    e.tracks_text()
+                )?;
             }
         }
         sinks.write(index, &mut frame, &res, &order, &alpha, a, v_atom)?;
@@ -416,14 +536,24 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
         progress.tick();
     }
     progress.finish();
-    anyhow::ensure!(n_frames > 0, "{}: no frame selected by --frames {}", a.input.display(), a.frames);
+    anyhow::ensure!(
+        n_frames > 0,
+        "{}: no frame selected by --frames {}",
+        a.input.display(),
+        a.frames
+    );
     sinks.commit()?;
     let mut extra = serde_json::json!({ "n_frames": n_frames });
+    let mut summary_text = String::new();
+    let mut report_tracker = None;
     if let (Some(t), Some((tracks, events))) = (tracker, track_sinks) {
         tracks.commit()?;
         events.commit()?;
         let mut classes = AtomicFile::create(dir.join("track_classes.csv"))?;
-        writeln!(classes, "track,class,first_frame,last_frame,n_frames,end,n_eff_first,n_eff_max,n_eff_last")?;
+        writeln!(
+            classes,
+            "track,class,first_frame,last_frame,n_frames,end,n_eff_first,n_eff_max,n_eff_last"
+        )?;
         let mut count = std::collections::HashMap::<&str, usize>::new();
         for (k, info) in t.tracks().iter().enumerate() {
             let class = t.classify(k);
@@ -443,7 +573,12 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
             )?;
         }
         classes.commit()?;
-        let ev = |kind: &str| t.events().iter().filter(|e| e.kind.as_str() == kind).count();
+        let ev = |kind: &str| {
+            t.events()
+                .iter()
+                .filter(|e| e.kind.as_str() == kind)
+                .count()
+        };
         let get = |c: TrackClass| count.get(c.as_str()).copied().unwrap_or(0);
         let summary = serde_json::json!({
             "tracks": t.tracks().len(),
@@ -460,13 +595,97 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
             "largest_nucleus": largest.iter().map(|(f, n)| serde_json::json!([f, n])).collect::<Vec<_>>(),
         });
         write_json(&dir.join("summary.json"), &summary)?;
+        summary_text = format!(
+            "{} tracks: {} growing, {} fluctuating, {} dissolving, {} stable, {} seen once; {} merges, {} divisions, {} appearances, {} dissolutions.",
+            t.tracks().len(),
+            get(TrackClass::Growing),
+            get(TrackClass::Fluctuating),
+            get(TrackClass::Dissolving),
+            get(TrackClass::Stable),
+            get(TrackClass::Transient),
+            ev("merge"),
+            ev("divide"),
+            ev("appear"),
+            ev("dissolve")
+        );
         if let Some((tp, dt)) = track {
             extra = serde_json::json!({
                 "n_frames": n_frames, "dt_ps": dt, "min_overlap": tp.min_overlap,
                 "tol_atoms": tp.tol_atoms, "tol_fraction": tp.tol_fraction
             });
         }
+        report_tracker = Some(t);
     }
-    write_json(&dir.join("parameters.json"), &parameters_json(a, &plan, extra))?;
+    write_json(
+        &dir.join("parameters.json"),
+        &parameters_json(a, &plan, extra),
+    )?;
+    let plots = history.write_plots(
+        dir,
+        report_tracker.as_ref(),
+        if track.is_some() { "ps" } else { "frame" },
+    )?;
+    let (title, header, rows): (&str, &[&str], Vec<Vec<String>>) = match &report_tracker {
+        Some(t) => (
+            "Nuclei through time",
+            &[
+                "track",
+                "class",
+                "first frame",
+                "last frame",
+                "frames",
+                "N_eff first",
+                "N_eff max",
+                "N_eff last",
+            ],
+            (0..t.tracks().len())
+                .filter(|&k| t.tracks()[k].frames.len() >= 2)
+                .map(|k| {
+                    let i = &t.tracks()[k];
+                    vec![
+                        k.to_string(),
+                        t.classify(k).as_str().to_string(),
+                        i.frames[0].to_string(),
+                        i.frames[i.frames.len() - 1].to_string(),
+                        i.frames.len().to_string(),
+                        format!("{:.1}", i.n_eff[0]),
+                        format!(
+                            "{:.1}",
+                            i.n_eff.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+                        ),
+                        format!("{:.1}", i.n_eff[i.n_eff.len() - 1]),
+                    ]
+                })
+                .collect(),
+        ),
+        None => (
+            "Nuclei",
+            &[
+                "frame",
+                "nucleus",
+                "atoms",
+                "N_eff",
+                "A_eff (A^2)",
+                "sphericity",
+                "site",
+            ],
+            last_rows,
+        ),
+    };
+    let peak = largest
+        .iter()
+        .max_by_key(|x| x.1)
+        .copied()
+        .unwrap_or((0, 0));
+    let text = format!(
+        "{} frames of {}. Largest nucleus: {} atoms (frame {}). {}",
+        n_frames,
+        a.input.display(),
+        peak.1,
+        peak.0,
+        summary_text
+    );
+    nucleate_report::nuclei::nuclei_report(title, &text, &plots, (header, rows))
+        .write(&dir.join("report.html"))?;
     Ok(())
 }
