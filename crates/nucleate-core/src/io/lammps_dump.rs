@@ -1,0 +1,866 @@
+//! LAMMPS text dumps (`dump atom` / `dump custom`), read as a stream of frames and written.
+//!
+//! Reading:
+//! - `ITEM: TIMESTEP`, `ITEM: TIME`, `ITEM: UNITS`, `ITEM: NUMBER OF ATOMS`, `ITEM: BOX BOUNDS`
+//!   and `ITEM: ATOMS <columns>`; gzip is handled by [`Input`].
+//! - Box bounds: orthogonal (`xlo xhi`), restricted triclinic (`xlo_bound xhi_bound xy`, with
+//!   the tilt corrections of the LAMMPS `dump` documentation undone) and general triclinic
+//!   (`abc origin`: `ax ay az originx` per line). A boundary flag pair `pp` is periodic; any
+//!   other (`ff`, `fs`, `sm`, ...) is open.
+//! - Positions from the first present of `x y z`, `xu yu zu`, `xs ys zs` (scaled, r = lo + h s)
+//!   and `xsu ysu zsu`; other position columns become properties.
+//! - Species from an `element` column, else from `type` through [`ReadOptions`]-style type
+//!   names (`types[k - 1]` for type `k`), else the type number as text; without either column
+//!   every atom is `X`.
+//! - Every other column becomes a real per-atom property; columns `name[1] name[2] ...` in a
+//!   row become one property `name` with that many columns.
+//! - Atoms are ordered by `id`; a repeated id is an error naming file, frame and line.
+//!
+//! [`ReadOptions`]: crate::io::ReadOptions
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use crate::cell::SimBox;
+use crate::error::CoreError;
+use crate::frame::{Frame, PropertyValues};
+use crate::io::text::{
+    is_blank, order_by_id, parse_f64, parse_i64, parse_u64, place, show, write_f64, Input,
+    LineReader, SpeciesTable, Tokens, MAX_PREALLOC,
+};
+
+/// What a column of `ITEM: ATOMS` holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    Id,
+    Type,
+    Element,
+    /// Position component `d` (Cartesian or scaled, see `Header::scaled`).
+    Pos(usize),
+    /// Column `col` of extra property `prop`.
+    Extra {
+        prop: usize,
+        col: usize,
+    },
+}
+
+/// The header of one frame.
+struct Header {
+    timestep: Option<u64>,
+    n_atoms: usize,
+    cell: SimBox,
+    roles: Vec<Role>,
+    /// Column names, for error messages.
+    columns: Vec<String>,
+    /// Extra properties: name and number of columns.
+    extras: Vec<(String, usize)>,
+    scaled: bool,
+    info: Vec<(String, String)>,
+}
+
+/// A LAMMPS text dump read frame by frame; memory is bounded by one frame.
+pub struct DumpReader<R = Input> {
+    lines: LineReader<R>,
+    path: PathBuf,
+    types: Option<Vec<String>>,
+    frame: usize,
+    failed: bool,
+}
+
+impl DumpReader<Input> {
+    /// Open a dump file (gzip or not, detected from its first bytes). `types` maps LAMMPS
+    /// type `k` to species `types[k - 1]`.
+    pub fn open(path: impl AsRef<Path>, types: Option<Vec<String>>) -> Result<Self, CoreError> {
+        let path = path.as_ref();
+        Ok(Self::new(Input::open(path)?, path, types))
+    }
+}
+
+impl<R: BufRead> DumpReader<R> {
+    /// A reader of `input`; `path` names it in error messages.
+    pub fn new(input: R, path: impl Into<PathBuf>, types: Option<Vec<String>>) -> Self {
+        Self {
+            lines: LineReader::new(input),
+            path: path.into(),
+            types,
+            frame: 0,
+            failed: false,
+        }
+    }
+
+    /// 0-based index of the next frame.
+    pub fn frame_index(&self) -> usize {
+        self.frame
+    }
+
+    /// Byte offset and number of lines before the next frame.
+    pub(crate) fn byte_position(&self) -> (u64, u64) {
+        (self.lines.offset(), self.lines.line())
+    }
+
+    pub(crate) fn input_mut(&mut self) -> &mut R {
+        self.lines.inner_mut()
+    }
+
+    /// After the input was moved to the start of frame `frame` at `offset`, after `line` lines.
+    pub(crate) fn set_position(&mut self, offset: u64, line: u64, frame: usize) {
+        self.lines.reset_position(offset, line);
+        self.frame = frame;
+        self.failed = false;
+    }
+
+    fn err(&self, message: impl Into<String>) -> CoreError {
+        CoreError::format(
+            place(&self.path, Some(self.lines.line()), Some(self.frame)),
+            message,
+        )
+    }
+
+    fn io_err(&self, e: std::io::Error) -> CoreError {
+        CoreError::format(
+            place(&self.path, Some(self.lines.line() + 1), Some(self.frame)),
+            format!("read error: {e}"),
+        )
+    }
+
+    /// The next frame, `None` at the end of the file. After an error the reader stops.
+    pub fn read_frame(&mut self) -> Option<Result<Frame, CoreError>> {
+        if self.failed {
+            return None;
+        }
+        let out = match self.read_header() {
+            Ok(None) => return None,
+            Ok(Some(h)) => self.read_atoms(h),
+            Err(e) => Err(e),
+        };
+        match out {
+            Ok(f) => {
+                self.frame += 1;
+                Some(Ok(f))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// Skip the next frame: its header is read, its atom lines are passed over without being
+    /// parsed. `None` at the end of the file.
+    pub fn skip_frame(&mut self) -> Option<Result<(), CoreError>> {
+        if self.failed {
+            return None;
+        }
+        let out = match self.read_header() {
+            Ok(None) => return None,
+            Ok(Some(h)) => match self.lines.skip_lines(h.n_atoms as u64) {
+                Ok(k) if k == h.n_atoms as u64 => Ok(()),
+                Ok(k) => Err(self.err(format!(
+                    "truncated frame: NUMBER OF ATOMS is {} but the file ends after {k} atom lines",
+                    h.n_atoms
+                ))),
+                Err(e) => Err(self.io_err(e)),
+            },
+            Err(e) => Err(e),
+        };
+        match out {
+            Ok(()) => {
+                self.frame += 1;
+                Some(Ok(()))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// The next non-blank line as an owned string, or `None` at the end of the file.
+    fn owned_line(&mut self) -> Result<Option<String>, CoreError> {
+        loop {
+            match self.lines.next_line() {
+                Ok(None) => return Ok(None),
+                Ok(Some(l)) if is_blank(l) => continue,
+                Ok(Some(l)) => return Ok(Some(String::from_utf8_lossy(l).trim().to_string())),
+                Err(e) => return Err(self.io_err(e)),
+            }
+        }
+    }
+
+    /// The value line of an `ITEM:`; an error naming the item at the end of the file.
+    fn value_line(&mut self, item: &str) -> Result<String, CoreError> {
+        match self.owned_line()? {
+            Some(l) if !l.starts_with("ITEM:") => Ok(l),
+            _ => Err(self.err(format!("`ITEM: {item}` has no value line"))),
+        }
+    }
+
+    fn read_header(&mut self) -> Result<Option<Header>, CoreError> {
+        let mut line = match self.owned_line()? {
+            None => return Ok(None),
+            Some(l) => l,
+        };
+        let mut timestep = None;
+        let mut n_atoms = None;
+        let mut cell = None;
+        let mut info = Vec::new();
+        loop {
+            let Some(item) = line.strip_prefix("ITEM:") else {
+                let hint = if self.frame > 0 {
+                    " (more atom lines than NUMBER OF ATOMS in the previous frame?)"
+                } else {
+                    ""
+                };
+                return Err(self.err(format!(
+                    "expected an `ITEM:` line, found `{}`{hint}",
+                    show(line.as_bytes())
+                )));
+            };
+            let item = item.trim();
+            if item == "TIMESTEP" {
+                let v = self.value_line(item)?;
+                let tok = v.split_ascii_whitespace().next().unwrap_or("");
+                timestep = Some(parse_u64(tok.as_bytes()).ok_or_else(|| {
+                    self.err(format!(
+                        "TIMESTEP `{}` is not a non-negative integer",
+                        show(tok.as_bytes())
+                    ))
+                })?);
+            } else if item == "TIME" || item == "UNITS" {
+                let v = self.value_line(item)?;
+                info.push((item.to_ascii_lowercase(), v));
+            } else if item == "NUMBER OF ATOMS" {
+                let v = self.value_line(item)?;
+                let n = parse_u64(v.as_bytes())
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| {
+                        self.err(format!(
+                            "NUMBER OF ATOMS `{}` is not a non-negative integer",
+                            show(v.as_bytes())
+                        ))
+                    })?;
+                n_atoms = Some(n);
+            } else if let Some(flags) = item.strip_prefix("BOX BOUNDS") {
+                cell = Some(self.read_box(flags)?);
+            } else if let Some(cols) = item.strip_prefix("ATOMS") {
+                let n_atoms = n_atoms
+                    .ok_or_else(|| self.err("`ITEM: ATOMS` before `ITEM: NUMBER OF ATOMS`"))?;
+                let cell =
+                    cell.ok_or_else(|| self.err("`ITEM: ATOMS` before `ITEM: BOX BOUNDS`"))?;
+                let columns: Vec<String> =
+                    cols.split_ascii_whitespace().map(String::from).collect();
+                let (roles, extras, scaled) = self.assign_columns(&columns)?;
+                return Ok(Some(Header {
+                    timestep,
+                    n_atoms,
+                    cell,
+                    roles,
+                    columns,
+                    extras,
+                    scaled,
+                    info,
+                }));
+            } else {
+                return Err(self.err(format!("unknown item `ITEM: {}`", show(item.as_bytes()))));
+            }
+            line = match self.owned_line()? {
+                Some(l) => l,
+                None => return Err(self.err("truncated frame: the file ends before `ITEM: ATOMS`")),
+            };
+        }
+    }
+
+    /// `ITEM: BOX BOUNDS [xy xz yz | abc origin] [flags]` and its three lines.
+    fn read_box(&mut self, flags: &str) -> Result<SimBox, CoreError> {
+        let mut words: Vec<&str> = flags.split_ascii_whitespace().collect();
+        let mut kind = 0; // 0 orthogonal, 1 restricted triclinic, 2 general triclinic
+        if words.len() >= 3 && words[..3] == ["xy", "xz", "yz"] {
+            kind = 1;
+            words.drain(..3);
+        } else if words.len() >= 2 && words[..2] == ["abc", "origin"] {
+            kind = 2;
+            words.drain(..2);
+        }
+        let periodic = match words.len() {
+            // Dumps of old LAMMPS versions carry no flags; their boxes were periodic.
+            0 => [true; 3],
+            3 => [words[0] == "pp", words[1] == "pp", words[2] == "pp"],
+            _ => {
+                return Err(self.err(format!(
+                    "BOX BOUNDS flags `{}`: expected three boundary flags like `pp pp ff`",
+                    flags.trim()
+                )))
+            }
+        };
+        let want = [2, 3, 4][kind];
+        let mut rows = [[0.0f64; 4]; 3];
+        for (d, row) in rows.iter_mut().enumerate() {
+            let line = match self.lines.next_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => {
+                    return Err(self.err("truncated frame: BOX BOUNDS needs three lines"));
+                }
+                Err(e) => return Err(self.io_err(e)),
+            };
+            let mut n = 0;
+            let mut bad = None;
+            for tok in Tokens::new(line) {
+                if n < 4 {
+                    match parse_f64(tok) {
+                        Some(v) if v.is_finite() => row[n] = v,
+                        _ => bad = Some(show(tok)),
+                    }
+                }
+                n += 1;
+            }
+            if let Some(tok) = bad {
+                return Err(self.err(format!("box bound `{tok}` is not a finite number")));
+            }
+            if n != want {
+                return Err(self.err(format!(
+                    "BOX BOUNDS line {} has {n} numbers, expected {want}",
+                    d + 1
+                )));
+            }
+        }
+        let result = match kind {
+            0 => SimBox::from_lammps(
+                [rows[0][0], rows[1][0], rows[2][0]],
+                [rows[0][1], rows[1][1], rows[2][1]],
+                [0.0; 3],
+                periodic,
+            ),
+            1 => {
+                let (xy, xz, yz) = (rows[0][2], rows[1][2], rows[2][2]);
+                let (lo, hi) = bounds_to_box(
+                    [rows[0][0], rows[0][1]],
+                    [rows[1][0], rows[1][1]],
+                    [rows[2][0], rows[2][1]],
+                    [xy, xz, yz],
+                );
+                SimBox::from_lammps(lo, hi, [xy, xz, yz], periodic)
+            }
+            _ => SimBox::new(
+                [
+                    [rows[0][0], rows[0][1], rows[0][2]],
+                    [rows[1][0], rows[1][1], rows[1][2]],
+                    [rows[2][0], rows[2][1], rows[2][2]],
+                ],
+                [rows[0][3], rows[1][3], rows[2][3]],
+                periodic,
+            ),
+        };
+        result.map_err(|e| self.err(format!("BOX BOUNDS: {e}")))
+    }
+
+    /// Roles of the `ITEM: ATOMS` columns, the extra properties, and whether positions are
+    /// scaled.
+    #[allow(clippy::type_complexity)]
+    fn assign_columns(
+        &self,
+        columns: &[String],
+    ) -> Result<(Vec<Role>, Vec<(String, usize)>, bool), CoreError> {
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].contains(c) {
+                return Err(self.err(format!("column `{c}` appears twice in `ITEM: ATOMS`")));
+            }
+        }
+        const SETS: [([&str; 3], bool); 4] = [
+            (["x", "y", "z"], false),
+            (["xu", "yu", "zu"], false),
+            (["xs", "ys", "zs"], true),
+            (["xsu", "ysu", "zsu"], true),
+        ];
+        let pos_set = SETS
+            .iter()
+            .find(|(names, _)| names.iter().all(|n| columns.iter().any(|c| c == n)))
+            .ok_or_else(|| {
+                self.err(
+                    "no position columns in `ITEM: ATOMS` (need x y z, xu yu zu, xs ys zs or xsu ysu zsu)",
+                )
+            })?;
+        let mut roles = Vec::with_capacity(columns.len());
+        let mut extras: Vec<(String, usize)> = Vec::new();
+        for c in columns {
+            let role = if let Some(d) = pos_set.0.iter().position(|n| n == c) {
+                Role::Pos(d)
+            } else if c == "id" {
+                Role::Id
+            } else if c == "type" {
+                Role::Type
+            } else if c == "element" {
+                Role::Element
+            } else {
+                // `name[k]` continuing `name[k-1]` of the previous column joins its property.
+                let (base, k) = split_index(c);
+                match (k, extras.last_mut(), roles.last()) {
+                    (Some(k), Some((prev, ncols)), Some(Role::Extra { .. }))
+                        if prev == base && *ncols + 1 == k =>
+                    {
+                        *ncols += 1;
+                        Role::Extra {
+                            prop: extras.len() - 1,
+                            col: k - 1,
+                        }
+                    }
+                    (Some(1), ..) => {
+                        extras.push((base.to_string(), 1));
+                        Role::Extra {
+                            prop: extras.len() - 1,
+                            col: 0,
+                        }
+                    }
+                    _ => {
+                        extras.push((c.clone(), 1));
+                        Role::Extra {
+                            prop: extras.len() - 1,
+                            col: 0,
+                        }
+                    }
+                }
+            };
+            roles.push(role);
+        }
+        // A lone `name[1]` stays a scalar property called `name[1]`, as written.
+        for (p, (name, ncols)) in extras.iter_mut().enumerate() {
+            if *ncols == 1 {
+                if let Some(idx) = roles
+                    .iter()
+                    .position(|r| matches!(r, Role::Extra { prop, .. } if *prop == p))
+                {
+                    name.clone_from(&columns[idx]);
+                }
+            }
+        }
+        Ok((roles, extras, pos_set.1))
+    }
+
+    fn read_atoms(&mut self, h: Header) -> Result<Frame, CoreError> {
+        let n = h.n_atoms;
+        let cap = n.min(MAX_PREALLOC);
+        let has = |r: Role| h.roles.contains(&r);
+        let (has_id, has_type, has_element) = (has(Role::Id), has(Role::Type), has(Role::Element));
+        let mut positions: Vec<[f64; 3]> = Vec::with_capacity(cap);
+        let mut ids: Vec<i64> = Vec::with_capacity(if has_id { cap } else { 0 });
+        let mut types: Vec<i64> = Vec::with_capacity(if has_type { cap } else { 0 });
+        let mut species: Vec<u16> = Vec::with_capacity(if has_element { cap } else { 0 });
+        let mut element_names: Vec<Vec<u8>> = Vec::new();
+        let mut extras: Vec<Vec<f64>> = h
+            .extras
+            .iter()
+            .map(|(_, nc)| Vec::with_capacity(cap.saturating_mul(*nc).min(MAX_PREALLOC)))
+            .collect();
+        let ncols = h.roles.len();
+        let first_line = self.lines.line() + 1;
+        for i in 0..n {
+            let line = match self.lines.next_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => {
+                    return Err(self.err(format!(
+                        "truncated frame: NUMBER OF ATOMS is {n} but the file ends after {i} atom lines"
+                    )))
+                }
+                Err(e) => return Err(self.io_err(e)),
+            };
+            if line.starts_with(b"ITEM:") {
+                return Err(self.err(format!(
+                    "NUMBER OF ATOMS is {n} but the ATOMS section has only {i} lines"
+                )));
+            }
+            let mut toks = Tokens::new(line);
+            let mut pos = [0.0f64; 3];
+            let mut bad: Option<(usize, &[u8], &str)> = None;
+            let mut k = 0;
+            for tok in toks.by_ref() {
+                if k == ncols {
+                    k += 1;
+                    break;
+                }
+                match h.roles[k] {
+                    Role::Pos(d) => match parse_f64(tok) {
+                        Some(v) if v.is_finite() => pos[d] = v,
+                        Some(_) => bad = bad.or(Some((k, tok, "is not finite"))),
+                        None => bad = bad.or(Some((k, tok, "is not a number"))),
+                    },
+                    Role::Extra { prop, .. } => match parse_f64(tok) {
+                        Some(v) => extras[prop].push(v),
+                        None => bad = bad.or(Some((k, tok, "is not a number"))),
+                    },
+                    Role::Id => match parse_i64(tok) {
+                        Some(v) => ids.push(v),
+                        None => bad = bad.or(Some((k, tok, "is not an integer"))),
+                    },
+                    Role::Type => match parse_i64(tok) {
+                        Some(v) => types.push(v),
+                        None => bad = bad.or(Some((k, tok, "is not an integer"))),
+                    },
+                    Role::Element => {
+                        let idx = match element_names.iter().position(|e| e == tok) {
+                            Some(idx) => idx,
+                            None => {
+                                element_names.push(tok.to_vec());
+                                element_names.len() - 1
+                            }
+                        };
+                        species.push(idx as u16);
+                    }
+                }
+                k += 1;
+            }
+            if let Some((col, tok, what)) = bad {
+                let msg = format!("`{}` in column `{}` {what}", show(tok), h.columns[col]);
+                return Err(self.err(msg));
+            }
+            if k != ncols {
+                let found = if k > ncols { k + toks.count() } else { k };
+                return Err(self.err(format!(
+                    "atom line has {found} values, `ITEM: ATOMS` names {ncols} columns"
+                )));
+            }
+            positions.push(pos);
+        }
+        if element_names.len() > u16::MAX as usize {
+            return Err(self.err("more than 65535 distinct elements"));
+        }
+
+        let mut frame = Frame {
+            positions,
+            species: Vec::new(),
+            species_names: Vec::new(),
+            ids: None,
+            cell: h.cell,
+            properties: Vec::with_capacity(h.extras.len()),
+            timestep: h.timestep,
+            info: h.info,
+        };
+        if h.scaled {
+            for p in &mut frame.positions {
+                *p = h.cell.to_cartesian(*p);
+            }
+            if let Some(i) = frame.first_non_finite() {
+                return Err(CoreError::format(
+                    place(&self.path, Some(first_line + i as u64), Some(self.frame)),
+                    "scaled position gives a non-finite Cartesian position",
+                ));
+            }
+        }
+        // Species: element names, else type names, else type numbers as text.
+        if has_element {
+            frame.species_names = element_names
+                .iter()
+                .map(|e| String::from_utf8_lossy(e).into_owned())
+                .collect();
+            frame.species = species;
+        } else if has_type {
+            frame.species = self.species_from_types(&mut frame, &types, first_line)?;
+        } else {
+            let name = match &self.types {
+                Some(t) if t.len() == 1 => t[0].clone(),
+                _ => "X".to_string(),
+            };
+            frame.species_names.push(name);
+            frame.species = vec![0; n];
+        }
+        for ((name, ncols), values) in h.extras.iter().zip(extras) {
+            frame
+                .set_property(name, *ncols, PropertyValues::Real(values))
+                .map_err(|e| self.err(format!("column `{name}`: {e}")))?;
+        }
+        if has_id {
+            frame.ids = Some(ids);
+            if let Err((dup, a, b)) = order_by_id(&mut frame) {
+                let (a, b) = (a as u64 + first_line, b as u64 + first_line);
+                return Err(CoreError::format(
+                    place(&self.path, Some(b), Some(self.frame)),
+                    format!("duplicate atom id {dup} (lines {a} and {b})"),
+                ));
+            }
+        }
+        Ok(frame)
+    }
+
+    /// Species indices from LAMMPS type numbers.
+    fn species_from_types(
+        &self,
+        frame: &mut Frame,
+        types: &[i64],
+        first_line: u64,
+    ) -> Result<Vec<u16>, CoreError> {
+        let bad_type = |row: usize, t: i64, why: String| {
+            CoreError::format(
+                place(&self.path, Some(first_line + row as u64), Some(self.frame)),
+                format!("atom type {t} {why}"),
+            )
+        };
+        // Few distinct types: collect them with a last-seen shortcut instead of sorting all.
+        let mut distinct: Vec<i64> = Vec::new();
+        let mut last = None;
+        for &t in types {
+            if last != Some(t) {
+                last = Some(t);
+                if !distinct.contains(&t) {
+                    distinct.push(t);
+                    if distinct.len() > 32 {
+                        // Many types: sorting all is cheaper than searching the list.
+                        distinct = types.to_vec();
+                        distinct.sort_unstable();
+                        distinct.dedup();
+                        break;
+                    }
+                }
+            }
+        }
+        distinct.sort_unstable();
+        let mut table = SpeciesTable::default();
+        let mut map: Vec<(i64, u16)> = Vec::with_capacity(distinct.len());
+        for &t in &distinct {
+            let name = match &self.types {
+                Some(names) => {
+                    if t < 1 || t as u64 > names.len() as u64 {
+                        let row = types.iter().position(|&x| x == t).unwrap_or(0);
+                        return Err(bad_type(
+                            row,
+                            t,
+                            format!("has no name: {} type names given", names.len()),
+                        ));
+                    }
+                    names[(t - 1) as usize].clone()
+                }
+                None => t.to_string(),
+            };
+            let k = table
+                .intern(frame, name)
+                .ok_or_else(|| bad_type(0, t, "is one type too many (65535 at most)".into()))?;
+            map.push((t, k));
+        }
+        if let [(_, k)] = map[..] {
+            return Ok(vec![k; types.len()]);
+        }
+        Ok(types
+            .iter()
+            .map(|t| {
+                let i = map.partition_point(|(x, _)| x < t);
+                map[i].1
+            })
+            .collect())
+    }
+}
+
+impl<R: BufRead> Iterator for DumpReader<R> {
+    type Item = Result<Frame, CoreError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read_frame()
+    }
+}
+
+/// `name[k]` -> (`name`, Some(k)); anything else -> (whole, None).
+fn split_index(c: &str) -> (&str, Option<usize>) {
+    if let Some(stripped) = c.strip_suffix(']') {
+        if let Some(open) = stripped.rfind('[') {
+            if let Ok(k) = stripped[open + 1..].parse::<usize>() {
+                if open > 0 && k >= 1 {
+                    return (&stripped[..open], Some(k));
+                }
+            }
+        }
+    }
+    (c, None)
+}
+
+/// LAMMPS box `lo`, `hi` from the `_bound` values of a triclinic dump (LAMMPS `dump`
+/// documentation: the bounds enclose the tilted box).
+pub fn bounds_to_box(
+    x_bound: [f64; 2],
+    y_bound: [f64; 2],
+    z_bound: [f64; 2],
+    tilt: [f64; 3],
+) -> ([f64; 3], [f64; 3]) {
+    let [xy, xz, yz] = tilt;
+    let xmin = 0.0f64.min(xy).min(xz).min(xy + xz);
+    let xmax = 0.0f64.max(xy).max(xz).max(xy + xz);
+    (
+        [x_bound[0] - xmin, y_bound[0] - 0.0f64.min(yz), z_bound[0]],
+        [x_bound[1] - xmax, y_bound[1] - 0.0f64.max(yz), z_bound[1]],
+    )
+}
+
+/// The `_bound` values a triclinic dump writes for a box `lo`, `hi`, `tilt` (inverse of
+/// [`bounds_to_box`]): `[[xlo_bound, xhi_bound], [ylo_bound, yhi_bound], [zlo, zhi]]`.
+pub fn box_to_bounds(lo: [f64; 3], hi: [f64; 3], tilt: [f64; 3]) -> [[f64; 2]; 3] {
+    let [xy, xz, yz] = tilt;
+    let xmin = 0.0f64.min(xy).min(xz).min(xy + xz);
+    let xmax = 0.0f64.max(xy).max(xz).max(xy + xz);
+    [
+        [lo[0] + xmin, hi[0] + xmax],
+        [lo[1] + 0.0f64.min(yz), hi[1] + 0.0f64.max(yz)],
+        [lo[2], hi[2]],
+    ]
+}
+
+/// LAMMPS type numbers for a frame's species and whether an `element` column is needed:
+/// species named by positive integers keep those numbers; otherwise type = species index + 1
+/// and the names go into an `element` column.
+pub(crate) fn lammps_types(frame: &Frame) -> (Vec<u64>, bool) {
+    let numeric: Option<Vec<u64>> = frame
+        .species_names
+        .iter()
+        .map(|s| {
+            s.parse::<u64>()
+                .ok()
+                .filter(|&t| t >= 1 && t.to_string() == *s)
+        })
+        .collect();
+    match numeric {
+        Some(t) => (t, false),
+        None => ((1..=frame.species_names.len() as u64).collect(), true),
+    }
+}
+
+/// Append one frame in LAMMPS text dump format to `out`: `ITEM: ATOMS id type [element] x y z`
+/// and every real or integer property (`name[1] name[2] ...` for several columns), floats with
+/// shortest round-trip digits. `index` is the timestep written when the frame has none. Boxes
+/// not in LAMMPS' restricted form are written as general triclinic (`abc origin`).
+pub fn format_frame(out: &mut Vec<u8>, frame: &Frame, index: u64) -> Result<(), CoreError> {
+    let n = frame.len();
+    let mut cols = String::from("id type");
+    let (type_numbers, with_element) = lammps_types(frame);
+    if with_element {
+        cols.push_str(" element");
+    }
+    cols.push_str(" x y z");
+    for p in &frame.properties {
+        match p.values {
+            PropertyValues::Real(_) | PropertyValues::Int(_) => {}
+            _ => {
+                return Err(CoreError::InvalidArgument(format!(
+                    "property `{}` holds {} values: a LAMMPS dump has numeric columns only",
+                    p.name,
+                    if matches!(p.values, PropertyValues::Bool(_)) {
+                        "logical"
+                    } else {
+                        "string"
+                    }
+                )))
+            }
+        }
+        if p.name.is_empty() || p.name.bytes().any(|b| b.is_ascii_whitespace()) {
+            return Err(CoreError::InvalidArgument(format!(
+                "property name `{}` cannot be a dump column",
+                p.name
+            )));
+        }
+        if p.ncols == 1 {
+            cols.push(' ');
+            cols.push_str(&p.name);
+        } else {
+            for k in 1..=p.ncols {
+                cols.push_str(&format!(" {}[{k}]", p.name));
+            }
+        }
+    }
+    let cell = &frame.cell;
+    let per = cell.periodic();
+    let flag = |d: usize| if per[d] { "pp" } else { "ff" };
+    let flags = format!("{} {} {}", flag(0), flag(1), flag(2));
+    let e = cell.edges();
+    let o = cell.origin();
+    let ts = frame.timestep.unwrap_or(index);
+    let _ = write!(
+        out,
+        "ITEM: TIMESTEP\n{ts}\nITEM: NUMBER OF ATOMS\n{n}\nITEM: BOX BOUNDS "
+    );
+    if cell.is_lammps_form() {
+        let lo = o;
+        let hi = [o[0] + e[0][0], o[1] + e[1][1], o[2] + e[2][2]];
+        let tilt = [e[1][0], e[2][0], e[2][1]];
+        if tilt == [0.0; 3] {
+            out.extend_from_slice(flags.as_bytes());
+            out.push(b'\n');
+            for d in 0..3 {
+                write_f64(out, lo[d]);
+                out.push(b' ');
+                write_f64(out, hi[d]);
+                out.push(b'\n');
+            }
+        } else {
+            let b = box_to_bounds(lo, hi, tilt);
+            out.extend_from_slice(b"xy xz yz ");
+            out.extend_from_slice(flags.as_bytes());
+            out.push(b'\n');
+            for d in 0..3 {
+                write_f64(out, b[d][0]);
+                out.push(b' ');
+                write_f64(out, b[d][1]);
+                out.push(b' ');
+                write_f64(out, tilt[d]);
+                out.push(b'\n');
+            }
+        }
+    } else {
+        out.extend_from_slice(b"abc origin ");
+        out.extend_from_slice(flags.as_bytes());
+        out.push(b'\n');
+        for d in 0..3 {
+            for v in e[d] {
+                write_f64(out, v);
+                out.push(b' ');
+            }
+            write_f64(out, o[d]);
+            out.push(b'\n');
+        }
+    }
+    let _ = writeln!(out, "ITEM: ATOMS {cols}");
+    for i in 0..n {
+        let id = frame.ids.as_ref().map_or(i as i64 + 1, |ids| ids[i]);
+        let s = frame.species[i] as usize;
+        let _ = write!(out, "{id} {}", type_numbers[s]);
+        if with_element {
+            out.push(b' ');
+            out.extend_from_slice(frame.species_names[s].as_bytes());
+        }
+        for v in frame.positions[i] {
+            out.push(b' ');
+            write_f64(out, v);
+        }
+        for p in &frame.properties {
+            let r = i * p.ncols..(i + 1) * p.ncols;
+            match &p.values {
+                PropertyValues::Real(v) => {
+                    for &x in &v[r] {
+                        out.push(b' ');
+                        write_f64(out, x);
+                    }
+                }
+                PropertyValues::Int(v) => {
+                    for &x in &v[r] {
+                        let _ = write!(out, " {x}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(b'\n');
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_invert_for_exact_values() {
+        let (lo, hi, tilt) = ([-1.0, 2.0, 0.5], [10.0, 12.0, 9.5], [-2.5, 1.25, -0.75]);
+        let b = box_to_bounds(lo, hi, tilt);
+        // xy + xz = -1.25: min(0, xy, xz, xy+xz) = -2.5, max = 1.25.
+        assert_eq!(b, [[-3.5, 11.25], [1.25, 12.0], [0.5, 9.5]]);
+        assert_eq!(bounds_to_box(b[0], b[1], b[2], tilt), (lo, hi));
+    }
+
+    #[test]
+    fn bracketed_columns_group() {
+        assert_eq!(split_index("c_f[2]"), ("c_f", Some(2)));
+        assert_eq!(split_index("v_q"), ("v_q", None));
+        assert_eq!(split_index("[1]"), ("[1]", None));
+    }
+}
