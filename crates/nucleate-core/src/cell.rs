@@ -73,7 +73,8 @@ impl SimBox {
 
     /// An open (non-periodic) orthorhombic container around `positions`, padded by `pad`
     /// Angstrom on every side: what a frame without a cell (plain XYZ, a free particle) gets.
-    pub fn enclosing(positions: &[[f64; 3]], pad: f64) -> Self {
+    /// Fails when the positions span more than a finite volume (e.g. +-1e300).
+    pub fn enclosing(positions: &[[f64; 3]], pad: f64) -> Result<Self, CoreError> {
         let mut lo = [f64::INFINITY; 3];
         let mut hi = [f64::NEG_INFINITY; 3];
         for p in positions {
@@ -96,7 +97,7 @@ impl SimBox {
             lo[1] - pad.max(0.5),
             lo[2] - pad.max(0.5),
         ];
-        Self::new(edges, origin, [false; 3]).expect("a padded bounding box has volume")
+        Self::new(edges, origin, [false; 3])
     }
 
     /// LAMMPS box from `xlo xhi ylo yhi zlo zhi` and tilts `xy xz yz` (the box itself, not

@@ -291,10 +291,12 @@ fn nearest_radius_guess(positions: &[[f64; 3]], cell: &SimBox, k: usize) -> f64 
     let volume = if cell.periodic().iter().all(|&p| p) {
         cell.volume()
     } else {
-        let enclosing = SimBox::enclosing(positions, 0.0);
-        enclosing
-            .volume()
-            .min(cell.volume().max(enclosing.volume()))
+        match SimBox::enclosing(positions, 0.0) {
+            Ok(enclosing) => enclosing
+                .volume()
+                .min(cell.volume().max(enclosing.volume())),
+            Err(_) => cell.volume(),
+        }
     };
     let density = (n / volume.max(1e-12)).max(1e-12);
     (1.3 * (3.0 * (k as f64 + 1.0) / (4.0 * std::f64::consts::PI * density)).cbrt()).max(1e-6)

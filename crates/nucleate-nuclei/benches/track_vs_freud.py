@@ -98,8 +98,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--freud-frames", type=int, default=20, help="frames timed with freud")
     ap.add_argument("--source", default="../shared/reference/trajectories/pt_bulk_1000K.dump.gz")
+    ap.add_argument("--binary", default=None, help="a built nucleate binary (default: cargo build --release)")
     args = ap.parse_args()
-    subprocess.run(["cargo", "build", "--quiet", "--release"], check=True)
+    binary = args.binary
+    if binary is None:
+        subprocess.run(["cargo", "build", "--quiet", "--release"], check=True)
+        binary = "target/release/nucleate"
     frames = []
     for k, frame in enumerate(read_dump(args.source)):
         if k >= args.first:
@@ -116,7 +120,7 @@ def main():
                 "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
         def measure(path, out):
             t0 = time.perf_counter()
-            r = subprocess.run([sys.executable, "-c", code, "target/release/nucleate", "track", path, "--types", "Pt",
+            r = subprocess.run([sys.executable, "-c", code, binary, "track", path, "--types", "Pt",
                                 "-o", out, "--threads", str(args.threads), "--quiet"],
                                check=True, capture_output=True, text=True)
             return time.perf_counter() - t0, int(r.stdout.strip().splitlines()[-1])

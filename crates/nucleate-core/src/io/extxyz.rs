@@ -395,6 +395,7 @@ impl<R: BufRead> ExtXyzReader<R> {
                     ));
                 }
                 SimBox::enclosing(&positions, 0.0)
+                    .map_err(|e| self.err_at(first_line - 1, e.to_string()))?
             }
         };
         let mut frame = Frame {
