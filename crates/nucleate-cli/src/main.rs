@@ -41,6 +41,12 @@ enum Command {
     Nuclei(commands::nuclei::NucleiCmd),
     /// Nuclei followed through a trajectory: tracks, merges, divisions, classes.
     Track(commands::nuclei::TrackCmd),
+    /// Run an MD study (melt, quench, hold) with the embedded EAM engine.
+    Simulate(commands::md::SimulateArgs),
+    /// EAM energy, per-atom forces and virial of a configuration.
+    Energy(commands::md::EnergyArgs),
+    /// Benchmarks (`bench md`: MD throughput).
+    Bench(commands::md::BenchArgs),
     // <commands: one variant per subcommand; keep each group's lines together>
 }
 
@@ -56,6 +62,9 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Crystallinity(args) => commands::imaging::run_crystallinity(args),
         Command::Nuclei(args) => commands::nuclei::run_nuclei(args),
         Command::Track(args) => commands::nuclei::run_track(args),
+        Command::Simulate(args) => commands::md::run_simulate(args),
+        Command::Energy(args) => commands::md::run_energy(args),
+        Command::Bench(args) => commands::md::run_bench(args),
         // <dispatch>
     }
 }

@@ -6,7 +6,8 @@ replicated 2x2x2 into 32,000 atoms, frames from the nucleation window onwards. n
 whole process (reading the gzip dump, order, nuclei, metrics, links, writing every output) with
 `--threads T`; freud is timed on the compute alone (neighbours, Steinhardt averaged q4/q6 for alpha,
 SolidLiquid with its largest solid cluster) with the same thread count, frames already in memory.
-Peak memory (max RSS) of `nucleate track` is measured on the first 20 and on all frames.
+Peak memory (max RSS) of `nucleate track` is measured on the last 20 frames (the largest nuclei) and on
+all frames: the ratio shows whether memory grows with the length of the trajectory.
 
 Needs freud-analysis and numpy. From the repository root:
     python crates/nucleate-nuclei/benches/track_vs_freud.py [--frames 200] [--threads 2]
@@ -113,7 +114,7 @@ def main():
     print(f"{len(frames)} frames of {len(frames[0][2])} atoms, {args.threads} threads")
     with tempfile.TemporaryDirectory() as tmp:
         small, full = os.path.join(tmp, "small.dump.gz"), os.path.join(tmp, "full.dump.gz")
-        write_frames(small, frames[:20])
+        write_frames(small, frames[-20:])
         write_frames(full, frames)
         # Each measurement in its own child so max RSS is that run's.
         code = ("import sys, resource, subprocess; subprocess.run(sys.argv[1:], check=True); "
@@ -131,7 +132,7 @@ def main():
     print(f"nucleate track: {per_frame:.3f} s/frame (whole process, incl. reading and writing)")
     print(f"freud order + largest solid cluster: {t_freud:.3f} s/frame (compute only, frames in memory)")
     print(f"ratio freud/nucleate: {t_freud / per_frame:.2f}x")
-    print(f"peak RSS: 20 frames {rss_small / 1024:.1f} MiB, {len(frames)} frames {rss_full / 1024:.1f} MiB, "
+    print(f"peak RSS: last 20 frames {rss_small / 1024:.1f} MiB, {len(frames)} frames {rss_full / 1024:.1f} MiB, "
           f"ratio {rss_full / rss_small:.2f}")
     print(f"freud largest solid cluster, first frames: {largest[:5]}")
 

@@ -186,32 +186,46 @@ pub fn iso_surface(
     let norm = v_atom / ((2.0 * std::f64::consts::PI).powf(1.5) * grid.sigma.powi(3));
     let inv2s2 = 1.0 / (2.0 * grid.sigma * grid.sigma);
     let kr = (reach / h).ceil() as i64;
-    // Splat plane by plane (z) in parallel: each plane gathers the atoms near it.
+    // The Gaussian is separable: per atom, 1D weights along x and y are computed once; each
+    // z plane (in parallel) then only multiplies and adds.
+    let width = (2 * kr + 1) as usize;
+    let axis_weights = |c: f64, origin: f64, n: usize| -> (i64, Vec<f32>) {
+        let centre = ((c - origin) / h).round() as i64;
+        let start = (centre - kr).max(0);
+        let end = (centre + kr).min(n as i64 - 1);
+        let w = (start..=end)
+            .map(|i| {
+                let d = c - (origin + i as f64 * h);
+                (-d * d * inv2s2).exp() as f32
+            })
+            .collect();
+        (start, w)
+    };
+    let splats: Vec<(f64, f32, (i64, Vec<f32>), (i64, Vec<f32>))> = points
+        .par_iter()
+        .zip(orders.par_iter())
+        .filter(|(_, &o)| o != 0.0)
+        .map(|(p, &o)| (p[2], (o * norm) as f32, axis_weights(p[0], lo.x, nx), axis_weights(p[1], lo.y, ny)))
+        .collect();
+    debug_assert!(splats.iter().all(|s| s.2 .1.len() <= width && s.3 .1.len() <= width));
     let mut field = vec![0.0f32; nx * ny * nz];
-    field
-        .par_chunks_mut(nx * ny)
-        .enumerate()
-        .for_each(|(iz, plane)| {
-            let z = lo.z + iz as f64 * h;
-            for (p, &o) in points.iter().zip(orders) {
-                let dz = p[2] - z;
-                if dz.abs() > reach || o == 0.0 {
-                    continue;
-                }
-                let cx = ((p[0] - lo.x) / h).round() as i64;
-                let cy = ((p[1] - lo.y) / h).round() as i64;
-                let wz = (-dz * dz * inv2s2).exp();
-                for iy in (cy - kr).max(0)..=(cy + kr).min(ny as i64 - 1) {
-                    let dy = p[1] - (lo.y + iy as f64 * h);
-                    let wy = wz * (-dy * dy * inv2s2).exp();
-                    for ix in (cx - kr).max(0)..=(cx + kr).min(nx as i64 - 1) {
-                        let dx = p[0] - (lo.x + ix as f64 * h);
-                        plane[iy as usize * nx + ix as usize] +=
-                            (o * norm * wy * (-dx * dx * inv2s2).exp()) as f32;
-                    }
+    field.par_chunks_mut(nx * ny).enumerate().for_each(|(iz, plane)| {
+        let z = lo.z + iz as f64 * h;
+        for (pz, amp, (x0, wx), (y0, wy)) in &splats {
+            let dz = pz - z;
+            if dz.abs() > reach {
+                continue;
+            }
+            let wz = amp * (-dz * dz * inv2s2).exp() as f32;
+            for (j, &wyj) in wy.iter().enumerate() {
+                let row = (*y0 as usize + j) * nx + *x0 as usize;
+                let wzy = wz * wyj;
+                for (cell, &wxi) in plane[row..row + wx.len()].iter_mut().zip(wx) {
+                    *cell += wzy * wxi;
                 }
             }
-        });
+        }
+    });
     let inside = field.iter().filter(|&&f| f as f64 >= iso).count();
     if inside == 0 {
         return None;

@@ -3,6 +3,7 @@
 pub mod barrier;
 pub mod common;
 pub mod imaging;
+pub mod md;
 pub mod nuclei;
 pub mod order;
 pub mod reactor;

@@ -1,0 +1,386 @@
+//! Verlet neighbour lists for the force loop: half lists (each pair once, Newton's third law)
+//! of all pairs within cutoff + skin, found through a cell grid, kept until some atom has moved
+//! more than half the skin.
+//!
+//! Periodic images are pairs `(j, image)`: the neighbour sits at `x_j + h * image` (h the cell
+//! matrix), so any box shape, boxes smaller than the cutoff and any mix of periodic and open
+//! axes need no ghost atoms. The list for the core crate's analysis (full, sorted by distance)
+//! is a different tool; this one is built for speed and rebuilt every few steps.
+
+use glam::DVec3;
+use nucleate_core::SimBox;
+use rayon::prelude::*;
+
+/// A cell grid over the atoms in fractional coordinates, cells at least `r` wide.
+struct Grid {
+    n: [usize; 3],
+    /// Offsets to scan per axis.
+    reach: [i64; 3],
+    /// Fractional lower edge and cells per unit fractional coordinate, per axis.
+    lo: [f64; 3],
+    scale: [f64; 3],
+    periodic: [bool; 3],
+}
+
+impl Grid {
+    fn new(frac: &[[f64; 3]], cell: &SimBox, r: f64) -> Self {
+        let widths = cell.perpendicular_widths();
+        let periodic = cell.periodic();
+        let mut n = [1usize; 3];
+        let mut reach = [1i64; 3];
+        let mut lo = [0.0; 3];
+        let mut scale = [1.0; 3];
+        for d in 0..3 {
+            if periodic[d] {
+                let nd = ((widths[d] / r).floor() as usize).clamp(1, 1024);
+                n[d] = nd;
+                scale[d] = nd as f64;
+                reach[d] = (r / (widths[d] / nd as f64)).ceil().max(1.0) as i64;
+            } else {
+                let (mut a, mut b) = (f64::INFINITY, f64::NEG_INFINITY);
+                for s in frac {
+                    a = a.min(s[d]);
+                    b = b.max(s[d]);
+                }
+                if !(a.is_finite() && b.is_finite()) {
+                    a = 0.0;
+                    b = 0.0;
+                }
+                lo[d] = a;
+                // Cells of width r along an open axis: fractional size r / width.
+                scale[d] = widths[d] / r;
+                n[d] = (((b - a) * scale[d]).floor() as usize + 1).min(1024);
+                reach[d] = 1;
+            }
+        }
+        Self {
+            n,
+            reach,
+            lo,
+            scale,
+            periodic,
+        }
+    }
+
+    #[inline]
+    fn coords(&self, s: &[f64; 3]) -> [usize; 3] {
+        let mut c = [0usize; 3];
+        for d in 0..3 {
+            let v = ((s[d] - self.lo[d]) * self.scale[d]).floor();
+            c[d] = if v.is_nan() || v < 0.0 {
+                0
+            } else {
+                (v as usize).min(self.n[d] - 1)
+            };
+        }
+        c
+    }
+
+    #[inline]
+    fn index(&self, c: [usize; 3]) -> usize {
+        (c[2] * self.n[1] + c[1]) * self.n[0] + c[0]
+    }
+
+    fn len(&self) -> usize {
+        self.n[0] * self.n[1] * self.n[2]
+    }
+}
+
+/// A half Verlet list in CSR form.
+#[derive(Debug, Clone, Default)]
+pub struct VerletList {
+    cutoff: f64,
+    skin: f64,
+    offsets: Vec<usize>,
+    /// (neighbour index, image index into `images`).
+    pairs: Vec<(u32, u32)>,
+    images: Vec<[i32; 3]>,
+    /// Positions at the last build (A).
+    reference: Vec<[f64; 3]>,
+    /// Box at the last build.
+    reference_box: Option<SimBox>,
+    builds: u64,
+}
+
+/// An order of atoms that puts neighbours in space next to each other in memory (sorted by
+/// grid cell, stable), so the force loop reads memory mostly in order.
+pub fn spatial_order(positions: &[[f64; 3]], cell: &SimBox, r: f64) -> Vec<usize> {
+    let frac: Vec<[f64; 3]> = positions.iter().map(|&p| cell.to_fractional(p)).collect();
+    let grid = Grid::new(&frac, cell, r);
+    let keys: Vec<usize> = frac.iter().map(|s| grid.index(grid.coords(s))).collect();
+    let mut order: Vec<usize> = (0..positions.len()).collect();
+    order.sort_by_key(|&i| keys[i]);
+    order
+}
+
+impl VerletList {
+    /// An empty list for a potential cutoff and a skin (A).
+    pub fn new(cutoff: f64, skin: f64) -> Self {
+        Self {
+            cutoff,
+            skin,
+            ..Default::default()
+        }
+    }
+
+    /// Potential cutoff (A).
+    pub fn cutoff(&self) -> f64 {
+        self.cutoff
+    }
+
+    /// Skin (A).
+    pub fn skin(&self) -> f64 {
+        self.skin
+    }
+
+    /// Number of builds so far.
+    pub fn builds(&self) -> u64 {
+        self.builds
+    }
+
+    /// Number of atoms the list was built for.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of stored pairs.
+    pub fn n_pairs(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// CSR offsets (length atoms + 1).
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// Pairs `(j, image index)`.
+    pub fn pairs(&self) -> &[(u32, u32)] {
+        &self.pairs
+    }
+
+    /// Image shifts (in cell vectors) by index.
+    pub fn images(&self) -> &[[i32; 3]] {
+        &self.images
+    }
+
+    /// Positions at the last build (A).
+    pub fn reference(&self) -> &[[f64; 3]] {
+        &self.reference
+    }
+
+    /// Box at the last build.
+    pub fn reference_box(&self) -> Option<SimBox> {
+        self.reference_box
+    }
+
+    /// Whether a rebuild is due: never built, atom count or periodicity changed, or some atom
+    /// moved more than half the skin since the last build.
+    pub fn needs_rebuild(&self, positions: &[[f64; 3]], cell: &SimBox) -> bool {
+        if self.reference.len() != positions.len()
+            || self.reference_box.map(|b| b.periodic()) != Some(cell.periodic())
+        {
+            return true;
+        }
+        let limit = 0.25 * self.skin * self.skin;
+        positions.iter().zip(&self.reference).any(|(p, q)| {
+            let d = [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
+            d[0] * d[0] + d[1] * d[1] + d[2] * d[2] > limit
+        })
+    }
+
+    /// Build the list of all pairs closer than cutoff + skin. Positions should be wrapped
+    /// into the box along periodic axes (the list stays correct otherwise, only slower).
+    pub fn build(&mut self, positions: &[[f64; 3]], cell: &SimBox) {
+        let n = positions.len();
+        let r = self.cutoff + self.skin;
+        let r2 = r * r;
+        let frac: Vec<[f64; 3]> = positions.iter().map(|&p| cell.to_fractional(p)).collect();
+        let grid = Grid::new(&frac, cell, r);
+        let keys: Vec<usize> = frac.iter().map(|s| grid.index(grid.coords(s))).collect();
+        // Counting sort of atoms into cells.
+        let mut start = vec![0usize; grid.len() + 1];
+        for &k in &keys {
+            start[k + 1] += 1;
+        }
+        for c in 0..grid.len() {
+            start[c + 1] += start[c];
+        }
+        let mut fill = start.clone();
+        let mut members = vec![0u32; n];
+        for (i, &k) in keys.iter().enumerate() {
+            members[fill[k]] = i as u32;
+            fill[k] += 1;
+        }
+        let reach = grid.reach;
+        let span = [2 * reach[0] + 1, 2 * reach[1] + 1, 2 * reach[2] + 1];
+        let mut images = Vec::with_capacity((span[0] * span[1] * span[2]) as usize);
+        for iz in -reach[2]..=reach[2] {
+            for iy in -reach[1]..=reach[1] {
+                for ix in -reach[0]..=reach[0] {
+                    images.push([ix as i32, iy as i32, iz as i32]);
+                }
+            }
+        }
+        let image_index = |img: [i64; 3]| -> u32 {
+            (((img[2] + reach[2]) * span[1] + img[1] + reach[1]) * span[0] + img[0] + reach[0])
+                as u32
+        };
+        let shift: Vec<DVec3> = images.iter().map(|&s| cell.shift_vector(s)).collect();
+        let pos: Vec<DVec3> = positions.iter().map(|&p| DVec3::from_array(p)).collect();
+
+        // Atoms in fixed chunks; each chunk's lists are appended in order, so the result does
+        // not depend on the thread count.
+        let chunk = 256;
+        type Part = (Vec<usize>, Vec<(u32, u32)>);
+        let parts: Vec<Part> = (0..n.div_ceil(chunk))
+            .into_par_iter()
+            .map(|c| {
+                let mut counts = Vec::with_capacity(chunk);
+                let mut pairs = Vec::with_capacity(chunk * 48);
+                for i in c * chunk..((c + 1) * chunk).min(n) {
+                    let before = pairs.len();
+                    let ci = grid.coords(&frac[i]);
+                    let xi = pos[i];
+                    for oz in -reach[2]..=reach[2] {
+                        let Some((cz, iz)) = axis_cell(&grid, 2, ci[2], oz) else {
+                            continue;
+                        };
+                        for oy in -reach[1]..=reach[1] {
+                            let Some((cy, iy)) = axis_cell(&grid, 1, ci[1], oy) else {
+                                continue;
+                            };
+                            for ox in -reach[0]..=reach[0] {
+                                let Some((cx, ix)) = axis_cell(&grid, 0, ci[0], ox) else {
+                                    continue;
+                                };
+                                let img = [ix, iy, iz];
+                                let self_ok = img > [0, 0, 0];
+                                let s = image_index(img);
+                                let sv = shift[s as usize];
+                                let k = grid.index([cx, cy, cz]);
+                                for &j in &members[start[k]..start[k + 1]] {
+                                    let ju = j as usize;
+                                    // Half list: each pair (i, j, image) once, and a self-image
+                                    // pair once of its two directions.
+                                    if ju < i || (ju == i && !self_ok) {
+                                        continue;
+                                    }
+                                    let d = xi - (pos[ju] + sv);
+                                    if d.length_squared() < r2 {
+                                        pairs.push((j, s));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    counts.push(pairs.len() - before);
+                }
+                (counts, pairs)
+            })
+            .collect();
+        self.offsets.clear();
+        self.offsets.reserve(n + 1);
+        self.offsets.push(0);
+        self.pairs.clear();
+        for (counts, pairs) in parts {
+            for c in counts {
+                let last = *self.offsets.last().unwrap_or(&0);
+                self.offsets.push(last + c);
+            }
+            self.pairs.extend_from_slice(&pairs);
+        }
+        self.images = images;
+        self.reference.clear();
+        self.reference.extend_from_slice(positions);
+        self.reference_box = Some(*cell);
+        self.builds += 1;
+    }
+}
+
+/// The cell along axis `d` at offset `o` from cell `c`, with its image count; `None` off the
+/// grid of an open axis.
+#[inline]
+fn axis_cell(grid: &Grid, d: usize, c: usize, o: i64) -> Option<(usize, i64)> {
+    let n = grid.n[d] as i64;
+    let t = c as i64 + o;
+    if grid.periodic[d] {
+        Some((t.rem_euclid(n) as usize, t.div_euclid(n)))
+    } else if (0..n).contains(&t) {
+        Some((t as usize, 0))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn brute(pos: &[[f64; 3]], cell: &SimBox, r: f64) -> Vec<(usize, usize, [i32; 3])> {
+        // All (i <= j, image) pairs within r, images up to 3 cells away.
+        let mut out = Vec::new();
+        let per = cell.periodic();
+        let range = |d: usize| if per[d] { -3..=3 } else { 0..=0 };
+        for i in 0..pos.len() {
+            for j in i..pos.len() {
+                for a in range(0) {
+                    for b in range(1) {
+                        for c in range(2) {
+                            let img = [a, b, c];
+                            if j == i && img <= [0, 0, 0] {
+                                continue;
+                            }
+                            let x = DVec3::from_array(pos[j]) + cell.shift_vector(img);
+                            if (DVec3::from_array(pos[i]) - x).length_squared() < r * r {
+                                out.push((i, j, img));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn listed(list: &VerletList) -> Vec<(usize, usize, [i32; 3])> {
+        let mut out = Vec::new();
+        for i in 0..list.len() {
+            for &(j, s) in &list.pairs()[list.offsets()[i]..list.offsets()[i + 1]] {
+                out.push((i, j as usize, list.images()[s as usize]));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn matches_brute_force_for_boxes_of_every_kind() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let boxes = [
+            SimBox::orthorhombic([9.0, 10.0, 11.0], [true; 3]).unwrap(),
+            // Smaller than the list radius along x: several images of the same atom.
+            SimBox::orthorhombic([4.0, 14.0, 12.0], [true; 3]).unwrap(),
+            SimBox::from_lammps([0.0; 3], [12.0, 11.0, 10.0], [3.0, -2.0, 1.5], [true; 3]).unwrap(),
+            SimBox::orthorhombic([12.0; 3], [true, false, true]).unwrap(),
+            SimBox::orthorhombic([30.0; 3], [false; 3]).unwrap(),
+        ];
+        for cell in boxes {
+            let pos: Vec<[f64; 3]> = (0..60)
+                .map(|_| {
+                    let s = [rng.gen::<f64>(), rng.gen::<f64>(), rng.gen::<f64>()];
+                    cell.to_cartesian(s)
+                })
+                .collect();
+            let mut list = VerletList::new(4.0, 1.0);
+            list.build(&pos, &cell);
+            assert_eq!(listed(&list), brute(&pos, &cell, 5.0), "{cell:?}");
+        }
+    }
+}
