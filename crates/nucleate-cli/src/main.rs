@@ -41,12 +41,20 @@ enum Command {
     Nuclei(commands::nuclei::NucleiCmd),
     /// Nuclei followed through a trajectory: tracks, merges, divisions, classes.
     Track(commands::nuclei::TrackCmd),
+    /// Atomic electron tomography: simulate, reconstruct, trace, refine, compare, run.
+    Aet(commands::aet::AetArgs),
     /// Run an MD study (melt, quench, hold) with the embedded EAM engine.
     Simulate(commands::md::SimulateArgs),
     /// EAM energy, per-atom forces and virial of a configuration.
     Energy(commands::md::EnergyArgs),
     /// Benchmarks (`bench md`: MD throughput).
     Bench(commands::md::BenchArgs),
+    /// Crystal structure per atom (adaptive CNA), crystallinity, core radius and grains per frame.
+    Structure(commands::structure::StructureArgs),
+    /// Radial distribution function g(r): partials, windows of frames, peaks.
+    Rdf(commands::structure::RdfArgs),
+    /// A whole study: MD (or a trajectory), order, nuclei, tracks, barriers and report.html.
+    Study(commands::study::StudyArgs),
     // <commands: one variant per subcommand; keep each group's lines together>
 }
 
@@ -62,9 +70,13 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Crystallinity(args) => commands::imaging::run_crystallinity(args),
         Command::Nuclei(args) => commands::nuclei::run_nuclei(args),
         Command::Track(args) => commands::nuclei::run_track(args),
+        Command::Aet(args) => commands::aet::run(args),
         Command::Simulate(args) => commands::md::run_simulate(args),
         Command::Energy(args) => commands::md::run_energy(args),
         Command::Bench(args) => commands::md::run_bench(args),
+        Command::Structure(args) => commands::structure::run_structure(args),
+        Command::Rdf(args) => commands::structure::run_rdf(args),
+        Command::Study(args) => commands::study::run(args),
         // <dispatch>
     }
 }

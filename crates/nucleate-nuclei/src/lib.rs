@@ -15,7 +15,9 @@
 
 pub mod identify;
 pub mod metrics;
+pub mod null_model;
 pub mod profile;
+pub mod tetragonality;
 pub mod track;
 
 use glam::DVec3;

@@ -201,31 +201,45 @@ pub fn iso_surface(
             .collect();
         (start, w)
     };
-    let splats: Vec<(f64, f32, (i64, Vec<f32>), (i64, Vec<f32>))> = points
+    // (z, amplitude, first x voxel and x weights, first y voxel and y weights)
+    type Splat = (f64, f32, (i64, Vec<f32>), (i64, Vec<f32>));
+    let splats: Vec<Splat> = points
         .par_iter()
         .zip(orders.par_iter())
         .filter(|(_, &o)| o != 0.0)
-        .map(|(p, &o)| (p[2], (o * norm) as f32, axis_weights(p[0], lo.x, nx), axis_weights(p[1], lo.y, ny)))
+        .map(|(p, &o)| {
+            (
+                p[2],
+                (o * norm) as f32,
+                axis_weights(p[0], lo.x, nx),
+                axis_weights(p[1], lo.y, ny),
+            )
+        })
         .collect();
-    debug_assert!(splats.iter().all(|s| s.2 .1.len() <= width && s.3 .1.len() <= width));
+    debug_assert!(splats
+        .iter()
+        .all(|s| s.2 .1.len() <= width && s.3 .1.len() <= width));
     let mut field = vec![0.0f32; nx * ny * nz];
-    field.par_chunks_mut(nx * ny).enumerate().for_each(|(iz, plane)| {
-        let z = lo.z + iz as f64 * h;
-        for (pz, amp, (x0, wx), (y0, wy)) in &splats {
-            let dz = pz - z;
-            if dz.abs() > reach {
-                continue;
-            }
-            let wz = amp * (-dz * dz * inv2s2).exp() as f32;
-            for (j, &wyj) in wy.iter().enumerate() {
-                let row = (*y0 as usize + j) * nx + *x0 as usize;
-                let wzy = wz * wyj;
-                for (cell, &wxi) in plane[row..row + wx.len()].iter_mut().zip(wx) {
-                    *cell += wzy * wxi;
+    field
+        .par_chunks_mut(nx * ny)
+        .enumerate()
+        .for_each(|(iz, plane)| {
+            let z = lo.z + iz as f64 * h;
+            for (pz, amp, (x0, wx), (y0, wy)) in &splats {
+                let dz = pz - z;
+                if dz.abs() > reach {
+                    continue;
+                }
+                let wz = amp * (-dz * dz * inv2s2).exp() as f32;
+                for (j, &wyj) in wy.iter().enumerate() {
+                    let row = (*y0 as usize + j) * nx + *x0 as usize;
+                    let wzy = wz * wyj;
+                    for (cell, &wxi) in plane[row..row + wx.len()].iter_mut().zip(wx) {
+                        *cell += wzy * wxi;
+                    }
                 }
             }
-        }
-    });
+        });
     let inside = field.iter().filter(|&&f| f as f64 >= iso).count();
     if inside == 0 {
         return None;

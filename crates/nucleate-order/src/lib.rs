@@ -11,7 +11,11 @@
 // Loops over the three axes index several arrays at once; iterators would hide that.
 #![allow(clippy::needless_range_loop)]
 
+pub mod alloy_sro;
 pub mod alpha;
+pub mod cna;
+pub mod crystallinity;
+pub mod rdf;
 pub mod solid;
 pub mod steinhardt;
 pub mod ylm;

@@ -100,11 +100,13 @@ impl Report {
             match b {
                 Block::Heading(t) => s += &format!("<h2>{}</h2>\n", escape(t)),
                 Block::Paragraph(t) => s += &format!("<p>{}</p>\n", escape(t)),
-                Block::Figure { src, caption } => s += &format!(
+                Block::Figure { src, caption } => {
+                    s += &format!(
                     "<figure><img src=\"{}\" alt=\"{c}\"><figcaption>{c}</figcaption></figure>\n",
                     escape(src),
                     c = escape(caption)
-                ),
+                )
+                }
                 Block::Table { header, rows } => {
                     s += "<table><thead><tr>";
                     for h in header {

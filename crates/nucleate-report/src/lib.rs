@@ -9,6 +9,7 @@
 mod html;
 pub mod nuclei;
 mod plot;
+pub mod study;
 
 pub use html::{escape, Report};
 pub use plot::{Chart, Marker, Series, Style};

@@ -1,5 +1,6 @@
 //! One module per subcommand (or family of subcommands).
 
+pub mod aet;
 pub mod barrier;
 pub mod common;
 pub mod imaging;
@@ -7,3 +8,5 @@ pub mod md;
 pub mod nuclei;
 pub mod order;
 pub mod reactor;
+pub mod structure;
+pub mod study;

@@ -37,7 +37,16 @@ and their order-weighted centre (A); radial profile fitted to alpha0 exp(-(r/lam
 Outputs in DIR: nuclei.csv (frame,nucleus,n_atoms,n_eff,a_eff,sphericity,core_x,core_y,core_z,
 n_core,alpha_max,alpha0,lambda,beta,site, then errors, shape and, with --dg/--gamma, dg),
 atoms.extxyz (per-atom order, phase, nucleus (-1 = none), is_core, basin, alpha),
-profiles.csv (frame,nucleus,r_a,order,count), parameters.json (every setting).\n\n"
+profiles.csv (frame,nucleus,r_a,order,count), parameters.json (every setting).
+
+--order sro (binary fcc alloys, e.g. FePt tomography models): the order is the chemical order S
+of `nucleate order --chemical` (lattice fit, 16 phases, kernel --sigma-a x a) and atoms climb
+only within their phase; defaults R 3.87 A, threshold 0.3, 13 atoms, no merging, no coordination
+rule, no profile background. nuclei.csv adds phase,family,c_over_a,p_value: c/a of L1_0 nuclei
+from the members' lattice spacings; p_value from --null N species shuffles over the same sites
+(default 100, seeded by --seed): the fraction of shuffles whose largest nucleus of the same family
+reaches the nucleus' N_eff. Also sro_summary.json (lattice, species, c/a atom-weighted mean and
+std, null percentiles, significant nuclei per family) and plots/sro_*.svg.\n\n"
     };
 }
 
@@ -49,7 +58,8 @@ pub struct NucleiArgs {
     /// Output folder.
     #[arg(short, long)]
     pub out: PathBuf,
-    /// Order field: `alpha` (computed) or `column:NAME` (a per-atom column of the input).
+    /// Order field: `alpha` (computed), `sro` (chemical order of a binary fcc alloy, with
+    /// phases) or `column:NAME` (a per-atom column of the input).
     #[arg(long, default_value = "alpha")]
     pub order: String,
     /// Search radius R of core climbing (Angstrom).
@@ -79,10 +89,29 @@ pub struct NucleiArgs {
     /// Fit profiles without a constant background.
     #[arg(long)]
     pub no_background: bool,
-    /// Lattice constant (Angstrom): alpha's fcc reference, the volume per atom of free
-    /// particles (a^3/4) and the surface/sub-surface boundary.
-    #[arg(long, default_value_t = 3.92)]
-    pub lattice_a: f64,
+    /// Lattice constant (Angstrom): alpha's fcc reference (or, with --order sro, the first
+    /// guess of the lattice fit), the volume per atom of free particles (a^3/4) and the
+    /// surface/sub-surface boundary [default: 3.92; 3.87 with --order sro].
+    #[arg(long)]
+    pub lattice_a: Option<f64>,
+    /// Kernel width of the chemical order in lattice constants (--order sro).
+    #[arg(long, default_value_t = 0.75)]
+    pub sigma_a: f64,
+    /// The alloy's two species as A,B (A plays Fe); default Fe,Pt if both occur, else
+    /// alphabetical (--order sro).
+    #[arg(long, value_delimiter = ',')]
+    pub species: Option<Vec<String>>,
+    /// Species shuffles of the null model that gives each nucleus a p-value (--order sro;
+    /// default 100, 0 = none).
+    #[arg(long, value_name = "N")]
+    pub null: Option<usize>,
+    /// Seed of the species shuffles.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Shuffle species only within radial shells of this width (Angstrom), keeping a
+    /// composition gradient (--order sro).
+    #[arg(long, value_name = "A")]
+    pub shuffle_shell_a: Option<f64>,
     /// Bulk free-energy gain per volume (energy/A^3): adds a `dg` column with --gamma.
     #[arg(long, requires = "gamma")]
     pub dg: Option<f64>,
@@ -125,6 +154,13 @@ pub struct TrackCmd {
     /// ... and this fraction of the track's largest N_eff.
     #[arg(long, default_value_t = 0.2)]
     pub tol_fraction: f64,
+    /// Further models of the same particle at later times (files without atom ids): each is
+    /// aligned onto the one before and atoms are identified by pairing within --pair-distance.
+    #[arg(value_name = "MODEL")]
+    pub more: Vec<PathBuf>,
+    /// Pairing distance (Angstrom) of atoms of successive models.
+    #[arg(long, default_value_t = 1.4)]
+    pub pair_distance: f64,
 }
 
 const fn const_format_help(track: bool) -> &'static str {
@@ -141,12 +177,17 @@ const fn const_format_help(track: bool) -> &'static str {
             "kind appear|merge|divide|dissolve, tracks like 3;5->7), track_classes.csv\n",
             "(track,class,first_frame,last_frame,n_frames,end,n_eff_first,n_eff_max,n_eff_last) and\n",
             "summary.json {tracks, growing, fluctuating, dissolving, merges, divisions, ...}.\n\n",
-            "Example:\n  nucleate track examples/pt-droplet-950K.dump.gz --types Pt --dt-ps 30 -o out/track"
+            "Models of one particle at successive times without atom ids (tomography after annealing):\n",
+            "give several files; each is aligned onto the one before and atoms within --pair-distance\n",
+            "(1.4 A) are paired, carrying pseudo-ids through time.\n\n",
+            "Examples:\n  nucleate track examples/pt-droplet-950K.dump.gz --types Pt --dt-ps 30 -o out/track\n",
+            "  nucleate track t0.extxyz t1.extxyz t2.extxyz --order sro --pair-distance 1.4 -o out/anneal"
         )
     } else {
         concat!(
             nuclei_help!(),
-            "Example:\n  nucleate nuclei examples/pt-droplet-950K.dump.gz --types Pt --frames last -o out/nuclei"
+            "Examples:\n  nucleate nuclei examples/pt-droplet-950K.dump.gz --types Pt --frames last -o out/nuclei\n",
+            "  nucleate nuclei fept.extxyz --order sro --null 100 --seed 1 -o out/fept"
         )
     }
 }
@@ -161,11 +202,15 @@ struct Plan {
 
 enum OrderField {
     Alpha,
+    Sro,
     Column(String),
 }
 
 fn plan(a: &NucleiArgs) -> Result<Plan> {
-    let mut climb = if a.seed_rules {
+    let sro = a.order == "sro";
+    let mut climb = if sro {
+        ClimbParams::tomography()
+    } else if a.seed_rules {
         ClimbParams::md_seed_rules()
     } else {
         ClimbParams::md()
@@ -189,16 +234,42 @@ fn plan(a: &NucleiArgs) -> Result<Plan> {
     climb.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let order = match a.order.as_str() {
         "alpha" => OrderField::Alpha,
+        "sro" => OrderField::Sro,
         s if s.starts_with("column:") && s.len() > 7 => OrderField::Column(s[7..].to_string()),
-        s => bail!("--order {s}: expected `alpha` or `column:NAME`"),
+        s => bail!("--order {s}: expected `alpha`, `sro` or `column:NAME`"),
     };
+    if !sro {
+        anyhow::ensure!(
+            a.null.is_none() && a.species.is_none() && a.shuffle_shell_a.is_none(),
+            "--null, --species and --shuffle-shell-a need --order sro"
+        );
+    }
+    if let Some(v) = &a.species {
+        anyhow::ensure!(
+            v.len() == 2,
+            "--species needs two names A,B (e.g. Fe,Pt), got {}",
+            v.join(",")
+        );
+    }
+    anyhow::ensure!(
+        a.sigma_a.is_finite() && a.sigma_a > 0.0,
+        "--sigma-a must be positive, got {}",
+        a.sigma_a
+    );
+    if let Some(w) = a.shuffle_shell_a {
+        anyhow::ensure!(
+            w.is_finite() && w > 0.0,
+            "--shuffle-shell-a must be positive"
+        );
+    }
+    let lattice_a = a.lattice_a.unwrap_or(if sro { 3.87 } else { 3.92 });
     anyhow::ensure!(
         a.cutoff.is_finite() && a.cutoff > 0.0,
         "--cutoff must be positive, got {}",
         a.cutoff
     );
     anyhow::ensure!(
-        a.lattice_a.is_finite() && a.lattice_a > 0.0,
+        lattice_a.is_finite() && lattice_a > 0.0,
         "--lattice-a must be positive"
     );
     if let (Some(dg), Some(g)) = (a.dg, a.gamma) {
@@ -210,13 +281,14 @@ fn plan(a: &NucleiArgs) -> Result<Plan> {
     let params = AnalysisParams {
         climb,
         profile_bin: a.profile_bin,
-        background: !a.no_background,
-        v_atom: a.lattice_a.powi(3) / 4.0,
-        lattice_a: a.lattice_a,
+        // Chemical order of tomography models: no background under the profile (nuclei.md).
+        background: !a.no_background && !sro,
+        v_atom: lattice_a.powi(3) / 4.0,
+        lattice_a,
         ..AnalysisParams::default()
     };
     let bond = BondOrderParams {
-        fcc_a: a.lattice_a,
+        fcc_a: lattice_a,
         ..BondOrderParams::default()
     };
     Ok(Plan {
@@ -249,6 +321,7 @@ fn order_field(frame: &Frame, plan: &Plan) -> Result<(Vec<f64>, Vec<f64>)> {
             }
             Ok((v.to_vec(), v.to_vec()))
         }
+        OrderField::Sro => bail!("the chemical order is computed by sro_field"),
     }
 }
 
@@ -258,10 +331,11 @@ struct NucleiSinks {
     profiles: AtomicFile,
     atoms: TrajectoryWriter,
     with_dg: bool,
+    with_sro: bool,
 }
 
 impl NucleiSinks {
-    fn create(dir: &Path, with_dg: bool) -> Result<Self> {
+    fn create(dir: &Path, with_dg: bool, with_sro: bool) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
         let mut nuclei = AtomicFile::create(dir.join("nuclei.csv"))?;
         write!(
@@ -272,6 +346,9 @@ impl NucleiSinks {
         if with_dg {
             write!(nuclei, ",dg")?;
         }
+        if with_sro {
+            write!(nuclei, ",phase,family,c_over_a,p_value")?;
+        }
         writeln!(nuclei)?;
         let mut profiles = AtomicFile::create(dir.join("profiles.csv"))?;
         writeln!(profiles, "frame,nucleus,r_a,order,count")?;
@@ -281,9 +358,11 @@ impl NucleiSinks {
             profiles,
             atoms,
             with_dg,
+            with_sro,
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn write(
         &mut self,
         index: usize,
@@ -293,6 +372,7 @@ impl NucleiSinks {
         alpha: &[f64],
         a: &NucleiArgs,
         v_atom: f64,
+        sro: Option<&SroNuclei>,
     ) -> Result<()> {
         let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
         for (k, r) in res.records.iter().enumerate() {
@@ -336,6 +416,16 @@ impl NucleiSinks {
                 );
                 write!(self.nuclei, ",{dg}")?;
             }
+            if let (true, Some(x)) = (self.with_sro, sro) {
+                write!(
+                    self.nuclei,
+                    ",{},{},{},{}",
+                    x.phase[k],
+                    phase_family(x.phase[k]).name(),
+                    opt(x.c_over_a[k]),
+                    opt(x.p_value[k])
+                )?;
+            }
             writeln!(self.nuclei)?;
             for ((rr, o), n) in r
                 .profile
@@ -349,7 +439,11 @@ impl NucleiSinks {
         }
         let id = &res.identification;
         frame.set_property("order", 1, PropertyValues::Real(order.to_vec()))?;
-        frame.set_property("phase", 1, PropertyValues::Int(vec![0; frame.len()]))?;
+        let phase = match sro {
+            Some(x) => x.atom_phase.clone(),
+            None => vec![0; frame.len()],
+        };
+        frame.set_property("phase", 1, PropertyValues::Int(phase))?;
         frame.set_property(
             "nucleus",
             1,
@@ -361,7 +455,9 @@ impl NucleiSinks {
             1,
             PropertyValues::Int(id.basin_of.iter().map(|&x| x as i64).collect()),
         )?;
-        frame.set_property("alpha", 1, PropertyValues::Real(alpha.to_vec()))?;
+        if sro.is_none() {
+            frame.set_property("alpha", 1, PropertyValues::Real(alpha.to_vec()))?;
+        }
         frame.info.retain(|(k, _)| k != "frame");
         frame.info.push(("frame".into(), index.to_string()));
         self.atoms.write_frame(frame)?;
@@ -414,7 +510,7 @@ fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
 
 /// Run `nucleate nuclei`.
 pub fn run_nuclei(cmd: NucleiCmd) -> Result<()> {
-    run(&cmd.args, None)
+    run(&cmd.args, None, None)
 }
 
 /// Run `nucleate track`.
@@ -432,10 +528,67 @@ pub fn run_track(cmd: TrackCmd) -> Result<()> {
         tol_atoms: cmd.tol_atoms,
         tol_fraction: cmd.tol_fraction,
     };
-    run(&cmd.args, Some((tp, cmd.dt_ps)))
+    anyhow::ensure!(
+        cmd.pair_distance.is_finite() && cmd.pair_distance > 0.0,
+        "--pair-distance must be positive"
+    );
+    let models = (!cmd.more.is_empty()).then_some((&cmd.more[..], cmd.pair_distance));
+    run(&cmd.args, Some((tp, cmd.dt_ps)), models)
 }
 
-fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
+/// Models of one particle at successive times (`first`, then `more`), each aligned onto the
+/// one before and paired atom by atom (nucleate-aet's rigid + affine alignment and one-to-one
+/// pairing within `distance` A); paired atoms inherit their partner's pseudo-id, unpaired atoms
+/// get new ones, so the tracker follows nuclei by shared atoms as with MD ids.
+fn paired_models(
+    first: &Path,
+    more: &[PathBuf],
+    distance: f64,
+    options: &ReadOptions,
+) -> Result<Vec<(usize, Frame)>> {
+    use nucleate_aet::compare::{compare_models, CompareParams};
+    let paths: Vec<&Path> = std::iter::once(first)
+        .chain(more.iter().map(|p| p.as_path()))
+        .collect();
+    let mut out: Vec<(usize, Frame)> = Vec::with_capacity(paths.len());
+    let mut next_id = 0i64;
+    for (k, path) in paths.iter().enumerate() {
+        let mut frame = nucleate_core::io::read_frame(path, options)
+            .with_context(|| format!("{}", path.display()))?;
+        let mut ids = vec![-1i64; frame.len()];
+        if let Some((_, prev)) = out.last() {
+            let params = CompareParams {
+                pair_distance_a: distance,
+                ..CompareParams::default()
+            };
+            let cmp = compare_models(prev, &frame, &params).with_context(|| {
+                format!(
+                    "aligning {} onto {}",
+                    path.display(),
+                    paths[k - 1].display()
+                )
+            })?;
+            let prev_ids = prev.ids.as_ref().expect("ids are set on every model");
+            for p in &cmp.pairs {
+                ids[p.index_b] = prev_ids[p.index_a];
+            }
+        }
+        for id in ids.iter_mut().filter(|id| **id < 0) {
+            *id = next_id;
+            next_id += 1;
+        }
+        next_id = next_id.max(ids.iter().copied().max().unwrap_or(-1) + 1);
+        frame.ids = Some(ids);
+        out.push((k, frame));
+    }
+    Ok(out)
+}
+
+fn run(
+    a: &NucleiArgs,
+    track: Option<(TrackParams, f64)>,
+    models: Option<(&[PathBuf], f64)>,
+) -> Result<()> {
     a.common.init_threads()?;
     let plan = plan(a)?;
     let selection = super::common::frame_selection(&a.frames)?;
@@ -443,9 +596,23 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
         types: a.types.clone(),
         frames: selection,
     };
-    let mut source = open_trajectory(&a.input, &options)?;
+    // Either a stream of frames, or whole models paired across times.
+    let (mut source, mut paired) = match models {
+        Some((more, d)) => (
+            None,
+            Some(paired_models(&a.input, more, d, &options)?.into_iter()),
+        ),
+        None => (Some(open_trajectory(&a.input, &options)?), None),
+    };
+    let mut next_item = || match (&mut source, &mut paired) {
+        (Some(s), _) => s.next_indexed(),
+        (None, Some(p)) => p.next().map(Ok),
+        _ => None,
+    };
     let dir = &a.out;
-    let mut sinks = NucleiSinks::create(dir, a.dg.is_some())?;
+    let with_sro = matches!(plan.order, OrderField::Sro);
+    let mut sinks = NucleiSinks::create(dir, a.dg.is_some(), with_sro)?;
+    let mut sro_history = SroHistory::default();
     let mut tracker = track.map(|(tp, _)| Tracker::new(tp));
     let mut track_sinks = match &tracker {
         Some(_) => {
@@ -466,12 +633,24 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
     let mut history = nucleate_report::nuclei::NucleiHistory::default();
     let dt = track.map(|(_, dt)| dt).unwrap_or(1.0);
     let mut last_rows: Vec<Vec<String>> = Vec::new();
-    while let Some(item) = source.next_indexed() {
+    while let Some(item) = next_item() {
         let (index, mut frame) = item?;
         let place = || format!("{}: frame {index}", a.input.display());
-        let (order, alpha) = order_field(&frame, &plan).with_context(place)?;
-        let phase = vec![0u16; frame.len()];
+        let (order, alpha, phase, alloy) = if with_sro {
+            let (sro, phase) = sro_field(&frame, a).with_context(place)?;
+            (sro.order.sro.clone(), Vec::new(), phase, Some(sro))
+        } else {
+            let (order, alpha) = order_field(&frame, &plan).with_context(place)?;
+            (order, alpha, vec![0u16; frame.len()], None)
+        };
         let res = analyse(&frame, &order, &phase, &plan.params).with_context(place)?;
+        let sro_nuclei = match &alloy {
+            Some(sro) => Some(sro_nuclei(&frame, sro, &res, &plan, a).with_context(place)?),
+            None => None,
+        };
+        if let (Some(sro), Some(x)) = (&alloy, &sro_nuclei) {
+            sro_history.push(index, &frame, sro, &res, x, &plan);
+        }
         let v_atom = nucleate_nuclei::metrics::volume_per_atom(&frame, plan.params.v_atom);
         largest.push((
             index,
@@ -531,7 +710,16 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
                 )?;
             }
         }
-        sinks.write(index, &mut frame, &res, &order, &alpha, a, v_atom)?;
+        sinks.write(
+            index,
+            &mut frame,
+            &res,
+            &order,
+            &alpha,
+            a,
+            v_atom,
+            sro_nuclei.as_ref(),
+        )?;
         n_frames += 1;
         progress.tick();
     }
@@ -620,11 +808,15 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
         &dir.join("parameters.json"),
         &parameters_json(a, &plan, extra),
     )?;
-    let plots = history.write_plots(
+    let mut plots = history.write_plots(
         dir,
         report_tracker.as_ref(),
         if track.is_some() { "ps" } else { "frame" },
     )?;
+    if with_sro {
+        write_json(&dir.join("sro_summary.json"), &sro_history.summary())?;
+        plots.extend(sro_history.write_plots(dir)?);
+    }
     let (title, header, rows): (&str, &[&str], Vec<Vec<String>>) = match &report_tracker {
         Some(t) => (
             "Nuclei through time",
@@ -688,4 +880,365 @@ fn run(a: &NucleiArgs, track: Option<(TrackParams, f64)>) -> Result<()> {
     nucleate_report::nuclei::nuclei_report(title, &text, &plots, (header, rows))
         .write(&dir.join("report.html"))?;
     Ok(())
+}
+
+// ---- Chemical order of binary fcc alloys (--order sro) ----
+
+use nucleate_nuclei::null_model::{species_shuffle, NullDistribution, NullParams, ShuffleScope};
+use nucleate_nuclei::tetragonality;
+use nucleate_order::alloy_sro::{
+    l10_c_axis, phase_family, phase_name, AlloySro, Family, LatticeParams, SroParams, N_PHASES,
+};
+
+/// Phase label of unmapped atoms for core climbing: a phase of their own, with order 0, so
+/// they never join or seed a nucleus.
+const UNMAPPED: u16 = N_PHASES as u16;
+
+/// Lattice fit and chemical order of one frame, with core-climbing phase labels.
+fn sro_field(frame: &Frame, a: &NucleiArgs) -> Result<(AlloySro, Vec<u16>)> {
+    let params = SroParams {
+        lattice: LatticeParams {
+            lattice_a: a.lattice_a.unwrap_or(3.87),
+            ..LatticeParams::default()
+        },
+        sigma_a: a.sigma_a,
+    };
+    let species = a.species.as_ref().map(|v| (v[0].as_str(), v[1].as_str()));
+    let sro = AlloySro::compute(frame, species, &params)?;
+    let phase = climb_phases(&sro.order.phase);
+    Ok((sro, phase))
+}
+
+fn climb_phases(phase: &[i16]) -> Vec<u16> {
+    phase
+        .iter()
+        .map(|&p| if p < 0 { UNMAPPED } else { p as u16 })
+        .collect()
+}
+
+/// What --order sro adds per nucleus.
+struct SroNuclei {
+    /// Phase (0-15) of each nucleus (that of its peak atom).
+    phase: Vec<usize>,
+    /// c/a of L1_0 nuclei.
+    c_over_a: Vec<Option<f64>>,
+    /// p-value of each nucleus (None without shuffles).
+    p_value: Vec<Option<f64>>,
+    /// Phase per atom, -1 = unmapped.
+    atom_phase: Vec<i64>,
+    /// The null distribution.
+    null: Option<NullDistribution>,
+}
+
+fn sro_nuclei(
+    frame: &Frame,
+    sro: &AlloySro,
+    res: &FrameNuclei,
+    plan: &Plan,
+    a: &NucleiArgs,
+) -> Result<SroNuclei> {
+    let climb = &plan.params.climb;
+    let phase: Vec<usize> = res
+        .records
+        .iter()
+        .map(|r| sro.order.phase[r.nucleus.peak as usize].max(0) as usize)
+        .collect();
+    let c_over_a = res
+        .records
+        .iter()
+        .zip(&phase)
+        .map(|(r, &p)| {
+            let axis = l10_c_axis(p)?;
+            let sites: Option<Vec<[i32; 3]>> = r
+                .nucleus
+                .members
+                .iter()
+                .map(|&m| sro.lattice.sites[m as usize])
+                .collect();
+            tetragonality::c_over_a(&r.nucleus.unwrapped, &sites?, axis)
+        })
+        .collect();
+    let shuffles = a.null.unwrap_or(100);
+    let null = if shuffles > 0 {
+        let list = NeighborList::build(frame, NeighborSpec::Cutoff { r: climb.radius })?;
+        let species: Vec<u16> = sro.is_a.iter().map(|&x| u16::from(x)).collect();
+        let eligible: Vec<bool> = (0..frame.len()).map(|i| sro.lattice.is_mapped(i)).collect();
+        let scope = match a.shuffle_shell_a {
+            Some(width_a) => ShuffleScope::RadialShells { width_a },
+            None => ShuffleScope::Whole,
+        };
+        let family = |p: u16| (p < UNMAPPED).then(|| phase_family(p as usize).index());
+        Some(species_shuffle(
+            frame,
+            &list,
+            &species,
+            &eligible,
+            climb,
+            &NullParams {
+                shuffles,
+                seed: a.seed,
+                scope,
+            },
+            Family::ALL.len(),
+            &family,
+            |sp: &[u16]| {
+                let is_a: Vec<bool> = sp.iter().map(|&x| x == 1).collect();
+                let (s, p) = sro.weights.best_phase(&is_a).map_err(|e| e.to_string())?;
+                Ok((s, climb_phases(&p)))
+            },
+        )?)
+    } else {
+        None
+    };
+    let p_value = res
+        .records
+        .iter()
+        .zip(&phase)
+        .map(|(r, &p)| {
+            null.as_ref()
+                .and_then(|n| n.p_value(phase_family(p).index(), r.n_eff))
+        })
+        .collect();
+    Ok(SroNuclei {
+        phase,
+        c_over_a,
+        p_value,
+        atom_phase: sro.order.phase.iter().map(|&p| p as i64).collect(),
+        null,
+    })
+}
+
+/// One nucleus as the alloy plots and summary need it.
+struct SroNucleusRow {
+    frame: usize,
+    family: Family,
+    n_atoms: usize,
+    n_eff: f64,
+    p_value: Option<f64>,
+    c_over_a: Option<f64>,
+    /// Core position relative to the particle centroid (Angstrom).
+    core: [f64; 3],
+    at_surface: Option<bool>,
+}
+
+/// Everything --order sro reports beyond nuclei.csv, accumulated over frames.
+#[derive(Default)]
+struct SroHistory {
+    frames: Vec<serde_json::Value>,
+    rows: Vec<SroNucleusRow>,
+    /// Particle radius (Angstrom) of the equivalent sphere, last frame.
+    radius: f64,
+    /// Profiles and fits of the largest nuclei of the last frame.
+    profiles: Vec<(
+        String,
+        nucleate_nuclei::RadialProfile,
+        Option<nucleate_nuclei::ProfileFit>,
+    )>,
+}
+
+impl SroHistory {
+    fn push(
+        &mut self,
+        index: usize,
+        frame: &Frame,
+        sro: &AlloySro,
+        res: &FrameNuclei,
+        x: &SroNuclei,
+        plan: &Plan,
+    ) {
+        let n = frame.len().max(1) as f64;
+        let mut c = [0.0; 3];
+        for p in &frame.positions {
+            for d in 0..3 {
+                c[d] += p[d] / n;
+            }
+        }
+        let rg2 = frame
+            .positions
+            .iter()
+            .map(|p| (0..3).map(|d| (p[d] - c[d]).powi(2)).sum::<f64>())
+            .sum::<f64>()
+            / n;
+        // A uniform sphere of radius R has Rg^2 = 3/5 R^2.
+        self.radius = (5.0 / 3.0 * rg2).sqrt();
+        let (a, b) = (&sro.species.a_name, &sro.species.b_name);
+        self.profiles.clear();
+        for (k, r) in res.records.iter().enumerate() {
+            let core = r.nucleus.core_position;
+            self.rows.push(SroNucleusRow {
+                frame: index,
+                family: phase_family(x.phase[k]),
+                n_atoms: r.nucleus.n_atoms(),
+                n_eff: r.n_eff,
+                p_value: x.p_value[k],
+                c_over_a: x.c_over_a[k],
+                core: [core[0] - c[0], core[1] - c[1], core[2] - c[2]],
+                at_surface: r.site.map(|s| s.at_surface),
+            });
+            if k < 6 {
+                self.profiles.push((
+                    format!("{k}: {}", phase_name(x.phase[k], a, b)),
+                    r.profile.clone(),
+                    r.fit,
+                ));
+            }
+        }
+        let rows: Vec<&SroNucleusRow> = self.rows.iter().filter(|r| r.frame == index).collect();
+        let l10: Vec<(f64, f64)> = rows
+            .iter()
+            .filter_map(|r| r.c_over_a.map(|v| (v, r.n_atoms as f64)))
+            .collect();
+        let ca = tetragonality::weighted_mean_std(&l10);
+        let per_family = |f: Family| {
+            let of: Vec<&&SroNucleusRow> = rows.iter().filter(|r| r.family == f).collect();
+            let sig = of
+                .iter()
+                .filter(|r| r.p_value.is_some_and(|p| p <= 0.05))
+                .count();
+            let dist = x.null.as_ref();
+            serde_json::json!({
+                "nuclei": of.len(),
+                "significant": sig,
+                "null_largest_n_eff_median": dist.and_then(|n| n.quantile(f.index(), 0.5)),
+                "null_largest_n_eff_95": dist.and_then(|n| n.quantile(f.index(), 0.95)),
+            })
+        };
+        let per_phase = sro.order.atoms_per_phase();
+        self.frames.push(serde_json::json!({
+            "frame": index,
+            "species": {"A": a, "B": b},
+            "fraction_a": sro.order.fraction_a,
+            "lattice_a": sro.lattice.lattice_a,
+            "rotation": sro.lattice.rotation,
+            "origin": sro.lattice.origin,
+            "n_unmapped": sro.lattice.n_unmapped,
+            "rms_deviation_a": sro.lattice.rms_deviation,
+            "atoms_per_phase": (0..N_PHASES).map(|j| per_phase[j]).collect::<Vec<_>>(),
+            "nuclei": res.records.len(),
+            "shuffles": x.null.as_ref().map(|n| n.len()).unwrap_or(0),
+            "families": {
+                "L1_0": per_family(Family::L10),
+                "L1_2": per_family(Family::L12),
+                "A1": per_family(Family::A1),
+            },
+            "c_over_a_mean": ca.map(|v| v.0),
+            "c_over_a_std": ca.map(|v| v.1),
+            "c_over_a_nuclei": l10.len(),
+            "significance_level": 0.05,
+            "threshold": plan.params.climb.threshold,
+        }));
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        let mut top = self.frames.first().cloned().unwrap_or_default();
+        top["frames"] = serde_json::Value::Array(self.frames.clone());
+        top
+    }
+
+    fn write_plots(&self, dir: &Path) -> Result<Vec<(String, String)>> {
+        use nucleate_report::{Chart, Marker, Style};
+        let plots = dir.join("plots");
+        std::fs::create_dir_all(&plots).with_context(|| format!("{}", plots.display()))?;
+        let mut out = Vec::new();
+        let mut save = |name: &str, chart: Chart, caption: &str| -> Result<()> {
+            chart.write_svg(&plots.join(name), 800, 600)?;
+            out.push((format!("plots/{name}"), caption.to_string()));
+            Ok(())
+        };
+        let sig = |r: &SroNucleusRow| r.p_value.is_none_or(|p| p <= 0.05);
+        let pick = |surface: bool| -> Vec<(f64, f64)> {
+            self.rows
+                .iter()
+                .filter(|r| sig(r) && r.at_surface.unwrap_or(false) == surface)
+                .map(|r| (r.core[0], r.core[1]))
+                .collect()
+        };
+        let outline: Vec<(f64, f64)> = (0..=72)
+            .map(|k| {
+                let t = k as f64 * std::f64::consts::TAU / 72.0;
+                (self.radius * t.cos(), self.radius * t.sin())
+            })
+            .collect();
+        save(
+            "sro_sites.svg",
+            Chart::new(
+                "Nucleation sites (cores projected along z)",
+                "x from the centroid (A)",
+                "y from the centroid (A)",
+            )
+            .with_series("particle (equivalent sphere)", outline, Style::Line)
+            .with_series("surface, p <= 0.05", pick(true), Style::Points)
+            .with_series("sub-surface, p <= 0.05", pick(false), Style::Points)
+            .with_series(
+                "p > 0.05",
+                self.rows
+                    .iter()
+                    .filter(|r| !sig(r))
+                    .map(|r| (r.core[0], r.core[1]))
+                    .collect(),
+                Style::Points,
+            ),
+            "Core positions of the nuclei projected on the x-y plane, surface (core within one lattice constant of the surface) and sub-surface; nuclei with p > 0.05 apart.",
+        )?;
+        let mut chart = Chart::new(
+            "Chemical order profiles of the largest nuclei",
+            "distance from the core (A)",
+            "S",
+        );
+        for (name, prof, fit) in &self.profiles {
+            let pts: Vec<(f64, f64)> = prof
+                .r
+                .iter()
+                .zip(&prof.order)
+                .zip(&prof.count)
+                .filter(|(_, &c)| c > 0)
+                .map(|((&r, &o), _)| (r, o))
+                .collect();
+            let r_max = pts.iter().map(|p| p.0).fold(0.0, f64::max);
+            chart = chart.with_series(name, pts, Style::Points);
+            if let Some(f) = fit {
+                let curve = (0..=100)
+                    .map(|k| {
+                        let r = r_max * k as f64 / 100.0;
+                        (
+                            r,
+                            f.alpha0 * (-(r / f.lambda).powf(f.beta)).exp() + f.background,
+                        )
+                    })
+                    .collect();
+                chart = chart.with_series(
+                    &format!("fit: lambda {:.1} A, beta {:.1}", f.lambda, f.beta),
+                    curve,
+                    Style::Line,
+                );
+            }
+        }
+        save(
+            "sro_profiles.svg",
+            chart,
+            "Shell-averaged S around the cores of the largest nuclei (last frame) and the fits S0 exp(-(r/lambda)^beta).",
+        )?;
+        let mut chart = Chart::new("Effective size vs significance", "p-value", "N_eff (atoms)");
+        for f in Family::ALL {
+            chart = chart.with_series(
+                f.name(),
+                self.rows
+                    .iter()
+                    .filter(|r| r.family == f)
+                    .filter_map(|r| r.p_value.map(|p| (p, r.n_eff)))
+                    .collect(),
+                Style::Points,
+            );
+        }
+        chart.markers.push(Marker {
+            x: 0.05,
+            label: "p = 0.05".into(),
+        });
+        save(
+            "sro_neff_vs_p.svg",
+            chart,
+            "N_eff of every nucleus against its p-value from the species-shuffle null model.",
+        )?;
+        Ok(out)
+    }
 }

@@ -25,8 +25,8 @@ use crate::cell::SimBox;
 use crate::error::CoreError;
 use crate::frame::{Frame, PropertyValues};
 use crate::io::text::{
-    is_blank, order_by_id, parse_f64, parse_i64, parse_u64, place, show, write_f64, Input,
-    LineReader, SpeciesTable, Tokens, MAX_PREALLOC,
+    is_blank, order_by_id, parse_f64, parse_i64, parse_u64, place, show, write_f64, BlockEnd,
+    Input, LineBlock, LineReader, SpeciesTable, Tokens,
 };
 
 /// What a column of `ITEM: ATOMS` holds.
@@ -61,6 +61,8 @@ struct Header {
 /// A LAMMPS text dump read frame by frame; memory is bounded by one frame.
 pub struct DumpReader<R = Input> {
     lines: LineReader<R>,
+    /// The atom lines of the frame being read, in segments, reused from frame to frame.
+    blocks: Vec<LineBlock>,
     path: PathBuf,
     types: Option<Vec<String>>,
     frame: usize,
@@ -81,6 +83,7 @@ impl<R: BufRead> DumpReader<R> {
     pub fn new(input: R, path: impl Into<PathBuf>, types: Option<Vec<String>>) -> Self {
         Self {
             lines: LineReader::new(input),
+            blocks: Vec::new(),
             path: path.into(),
             types,
             frame: 0,
@@ -435,93 +438,90 @@ impl<R: BufRead> DumpReader<R> {
         Ok((roles, extras, pos_set.1))
     }
 
-    fn read_atoms(&mut self, h: Header) -> Result<Frame, CoreError> {
+    /// The `h.n_atoms` atom lines of a frame read and parsed. A large frame is read in
+    /// segments of `seg` lines, each parsed by the thread pool while the next is read, so
+    /// that reading (or decompressing) overlaps parsing; the result does not depend on `seg`
+    /// or on the number of threads. Errors come in file order: a bad atom line before the
+    /// place where reading stopped wins over the reason it stopped.
+    fn read_atom_lines(&mut self, h: &Header, seg: usize) -> Result<AtomColumns, CoreError> {
         let n = h.n_atoms;
-        let cap = n.min(MAX_PREALLOC);
-        let has = |r: Role| h.roles.contains(&r);
-        let (has_id, has_type, has_element) = (has(Role::Id), has(Role::Type), has(Role::Element));
-        let mut positions: Vec<[f64; 3]> = Vec::with_capacity(cap);
-        let mut ids: Vec<i64> = Vec::with_capacity(if has_id { cap } else { 0 });
-        let mut types: Vec<i64> = Vec::with_capacity(if has_type { cap } else { 0 });
-        let mut species: Vec<u16> = Vec::with_capacity(if has_element { cap } else { 0 });
-        let mut element_names: Vec<Vec<u8>> = Vec::new();
-        let mut extras: Vec<Vec<f64>> = h
-            .extras
-            .iter()
-            .map(|(_, nc)| Vec::with_capacity(cap.saturating_mul(*nc).min(MAX_PREALLOC)))
-            .collect();
-        let ncols = h.roles.len();
         let first_line = self.lines.line() + 1;
-        for i in 0..n {
-            let line = match self.lines.next_line() {
-                Ok(Some(l)) => l,
-                Ok(None) => {
-                    return Err(self.err(format!(
-                        "truncated frame: NUMBER OF ATOMS is {n} but the file ends after {i} atom lines"
-                    )))
-                }
-                Err(e) => return Err(self.io_err(e)),
-            };
-            if line.starts_with(b"ITEM:") {
-                return Err(self.err(format!(
-                    "NUMBER OF ATOMS is {n} but the ATOMS section has only {i} lines"
-                )));
-            }
-            let mut toks = Tokens::new(line);
-            let mut pos = [0.0f64; 3];
-            let mut bad: Option<(usize, &[u8], &str)> = None;
-            let mut k = 0;
-            for tok in toks.by_ref() {
-                if k == ncols {
-                    k += 1;
-                    break;
-                }
-                match h.roles[k] {
-                    Role::Pos(d) => match parse_f64(tok) {
-                        Some(v) if v.is_finite() => pos[d] = v,
-                        Some(_) => bad = bad.or(Some((k, tok, "is not finite"))),
-                        None => bad = bad.or(Some((k, tok, "is not a number"))),
-                    },
-                    Role::Extra { prop, .. } => match parse_f64(tok) {
-                        Some(v) => extras[prop].push(v),
-                        None => bad = bad.or(Some((k, tok, "is not a number"))),
-                    },
-                    Role::Id => match parse_i64(tok) {
-                        Some(v) => ids.push(v),
-                        None => bad = bad.or(Some((k, tok, "is not an integer"))),
-                    },
-                    Role::Type => match parse_i64(tok) {
-                        Some(v) => types.push(v),
-                        None => bad = bad.or(Some((k, tok, "is not an integer"))),
-                    },
-                    Role::Element => {
-                        let idx = match element_names.iter().position(|e| e == tok) {
-                            Some(idx) => idx,
-                            None => {
-                                element_names.push(tok.to_vec());
-                                element_names.len() - 1
-                            }
-                        };
-                        species.push(idx as u16);
+        let seg = seg.max(1);
+        let n_segs = n.div_ceil(seg).max(1);
+        let mut blocks = std::mem::take(&mut self.blocks);
+        if blocks.len() < n_segs {
+            blocks.resize_with(n_segs, LineBlock::default);
+        }
+        let mut parsed: Vec<Option<Result<AtomColumns, LineError>>> = Vec::new();
+        parsed.resize_with(n_segs, || None);
+        let mut end = Ok(BlockEnd::Complete);
+        let mut n_read = 0usize;
+        let lines = &mut self.lines;
+        if n_segs == 1 {
+            end = lines.read_block(n, b"ITEM:", &mut blocks[0]);
+            n_read = blocks[0].len();
+            parsed[0] = Some(parse_segment(&blocks[0], 0, h));
+        } else {
+            rayon::in_place_scope(|s| {
+                for (k, (block, slot)) in blocks.iter_mut().zip(&mut parsed).enumerate() {
+                    let read = lines.read_block(seg.min(n - k * seg), b"ITEM:", block);
+                    let (block, first) = (&*block, n_read);
+                    n_read += block.len();
+                    s.spawn(move |_| *slot = Some(parse_segment(block, first, h)));
+                    if !matches!(read, Ok(BlockEnd::Complete)) {
+                        end = read;
+                        break;
                     }
                 }
-                k += 1;
-            }
-            if let Some((col, tok, what)) = bad {
-                let msg = format!("`{}` in column `{}` {what}", show(tok), h.columns[col]);
-                return Err(self.err(msg));
-            }
-            if k != ncols {
-                let found = if k > ncols { k + toks.count() } else { k };
-                return Err(self.err(format!(
-                    "atom line has {found} values, `ITEM: ATOMS` names {ncols} columns"
-                )));
-            }
-            positions.push(pos);
+            });
         }
-        if element_names.len() > u16::MAX as usize {
+        self.blocks = blocks;
+        let mut parts = Vec::with_capacity(n_segs);
+        for part in parsed.into_iter().flatten() {
+            match part {
+                Ok(c) => parts.push(c),
+                Err((i, msg)) => {
+                    return Err(CoreError::format(
+                        place(&self.path, Some(first_line + i as u64), Some(self.frame)),
+                        msg,
+                    ))
+                }
+            }
+        }
+        match end {
+            Ok(BlockEnd::Complete) => {}
+            Ok(BlockEnd::Eof) => {
+                return Err(self.err(format!(
+                    "truncated frame: NUMBER OF ATOMS is {n} but the file ends after {n_read} atom lines"
+                )))
+            }
+            Ok(BlockEnd::Stopped) => {
+                return Err(self.err(format!(
+                    "NUMBER OF ATOMS is {n} but the ATOMS section has only {n_read} lines"
+                )))
+            }
+            Err(e) => return Err(self.io_err(e)),
+        }
+        let columns = join(parts, h.extras.len());
+        if columns.element_names.len() > u16::MAX as usize {
             return Err(self.err("more than 65535 distinct elements"));
         }
+        Ok(columns)
+    }
+
+    fn read_atoms(&mut self, h: Header) -> Result<Frame, CoreError> {
+        let n = h.n_atoms;
+        let has = |r: Role| h.roles.contains(&r);
+        let (has_id, has_type, has_element) = (has(Role::Id), has(Role::Type), has(Role::Element));
+        let first_line = self.lines.line() + 1;
+        let AtomColumns {
+            positions,
+            ids,
+            types,
+            species,
+            element_names,
+            extras,
+        } = self.read_atom_lines(&h, segment_lines(n))?;
 
         let mut frame = Frame {
             positions,
@@ -651,6 +651,199 @@ impl<R: BufRead> Iterator for DumpReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.read_frame()
     }
+}
+
+/// Frames with at least this many atoms are parsed in parallel; below it the work is too
+/// small to pay for handing it to other threads.
+const PARALLEL_MIN_ATOMS: usize = 4096;
+
+/// Smallest segment of lines given to one task.
+const MIN_CHUNK_LINES: usize = 1024;
+
+/// Lines per segment for a frame of `n` atoms (`n` or more: one segment, read then parsed
+/// on this thread). A few segments per thread even out uneven progress; the result does not
+/// depend on it.
+fn segment_lines(n: usize) -> usize {
+    let threads = rayon::current_num_threads();
+    if n < PARALLEL_MIN_ATOMS || threads <= 1 {
+        return n.max(1);
+    }
+    n.div_ceil(4 * threads).max(MIN_CHUNK_LINES)
+}
+
+/// Atom columns parsed from atom lines.
+struct AtomColumns {
+    positions: Vec<[f64; 3]>,
+    ids: Vec<i64>,
+    types: Vec<i64>,
+    /// Indices into `element_names`.
+    species: Vec<u16>,
+    /// Element names in order of first appearance.
+    element_names: Vec<Vec<u8>>,
+    /// One vector per extra property, its columns interleaved by atom.
+    extras: Vec<Vec<f64>>,
+}
+
+/// A bad atom line: its 0-based index among the frame's atom lines, and the message.
+type LineError = (usize, String);
+
+/// Where parsed values go: one row per atom line in each column present.
+struct Rows<'a> {
+    positions: &'a mut [[f64; 3]],
+    ids: &'a mut [i64],
+    types: &'a mut [i64],
+    species: &'a mut [u16],
+    extras: Vec<&'a mut [f64]>,
+}
+
+/// The lines of `block`, atom lines `first..` of the frame, parsed.
+fn parse_segment(block: &LineBlock, first: usize, h: &Header) -> Result<AtomColumns, LineError> {
+    let n = block.len();
+    let has = |r: Role| h.roles.contains(&r);
+    // Each good line fills exactly one row of every column present.
+    let rows_if = |r: Role| if has(r) { n } else { 0 };
+    let mut out = AtomColumns {
+        positions: vec![[0.0; 3]; n],
+        ids: vec![0; rows_if(Role::Id)],
+        types: vec![0; rows_if(Role::Type)],
+        species: vec![0; rows_if(Role::Element)],
+        element_names: Vec::new(),
+        extras: h.extras.iter().map(|(_, nc)| vec![0.0; n * nc]).collect(),
+    };
+    let mut rows = Rows {
+        positions: &mut out.positions,
+        ids: &mut out.ids,
+        types: &mut out.types,
+        species: &mut out.species,
+        extras: out.extras.iter_mut().map(|v| &mut v[..]).collect(),
+    };
+    let names = parse_lines(block, 0..n, h, &mut rows).map_err(|(i, msg)| (first + i, msg))?;
+    out.element_names = names;
+    Ok(out)
+}
+
+/// Columns of consecutive segments joined in order; element names are merged in order of
+/// first appearance and the segments' species indices renumbered.
+fn join(mut parts: Vec<AtomColumns>, n_extras: usize) -> AtomColumns {
+    if parts.len() == 1 {
+        if let Some(only) = parts.pop() {
+            return only;
+        }
+    }
+    let total = |f: fn(&AtomColumns) -> usize| parts.iter().map(f).sum::<usize>();
+    let mut out = AtomColumns {
+        positions: Vec::with_capacity(total(|c| c.positions.len())),
+        ids: Vec::with_capacity(total(|c| c.ids.len())),
+        types: Vec::with_capacity(total(|c| c.types.len())),
+        species: Vec::with_capacity(total(|c| c.species.len())),
+        element_names: Vec::new(),
+        extras: (0..n_extras)
+            .map(|p| Vec::with_capacity(parts.iter().map(|c| c.extras[p].len()).sum()))
+            .collect(),
+    };
+    for part in parts {
+        out.positions.extend_from_slice(&part.positions);
+        out.ids.extend_from_slice(&part.ids);
+        out.types.extend_from_slice(&part.types);
+        for (all, some) in out.extras.iter_mut().zip(&part.extras) {
+            all.extend_from_slice(some);
+        }
+        let renumber: Vec<u16> = part
+            .element_names
+            .into_iter()
+            .map(|name| {
+                let names = &mut out.element_names;
+                let idx = match names.iter().position(|e| *e == name) {
+                    Some(idx) => idx,
+                    None => {
+                        names.push(name);
+                        names.len() - 1
+                    }
+                };
+                idx as u16
+            })
+            .collect();
+        if renumber.iter().enumerate().all(|(i, &k)| k as usize == i) {
+            out.species.extend_from_slice(&part.species);
+        } else {
+            out.species
+                .extend(part.species.iter().map(|&s| renumber[s as usize]));
+        }
+    }
+    out
+}
+
+/// Parse atom lines `range` of `block` into `rows`; the element names met, in order of
+/// first appearance, with `rows.species` indexing them.
+fn parse_lines(
+    block: &LineBlock,
+    range: std::ops::Range<usize>,
+    h: &Header,
+    rows: &mut Rows,
+) -> Result<Vec<Vec<u8>>, LineError> {
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    let ncols = h.roles.len();
+    let first = range.start;
+    for i in range {
+        let row = i - first;
+        let line = block.line(i);
+        let mut toks = Tokens::new(line);
+        let mut pos = [0.0f64; 3];
+        let mut bad: Option<(usize, &[u8], &str)> = None;
+        let mut k = 0;
+        for tok in toks.by_ref() {
+            if k == ncols {
+                k += 1;
+                break;
+            }
+            match h.roles[k] {
+                Role::Pos(d) => match parse_f64(tok) {
+                    Some(v) if v.is_finite() => pos[d] = v,
+                    Some(_) => bad = bad.or(Some((k, tok, "is not finite"))),
+                    None => bad = bad.or(Some((k, tok, "is not a number"))),
+                },
+                Role::Extra { prop, col } => match parse_f64(tok) {
+                    Some(v) => {
+                        let nc = h.extras[prop].1;
+                        rows.extras[prop][row * nc + col] = v;
+                    }
+                    None => bad = bad.or(Some((k, tok, "is not a number"))),
+                },
+                Role::Id => match parse_i64(tok) {
+                    Some(v) => rows.ids[row] = v,
+                    None => bad = bad.or(Some((k, tok, "is not an integer"))),
+                },
+                Role::Type => match parse_i64(tok) {
+                    Some(v) => rows.types[row] = v,
+                    None => bad = bad.or(Some((k, tok, "is not an integer"))),
+                },
+                Role::Element => {
+                    let idx = match names.iter().position(|e| e == tok) {
+                        Some(idx) => idx,
+                        None => {
+                            names.push(tok.to_vec());
+                            names.len() - 1
+                        }
+                    };
+                    rows.species[row] = idx as u16;
+                }
+            }
+            k += 1;
+        }
+        if let Some((col, tok, what)) = bad {
+            let msg = format!("`{}` in column `{}` {what}", show(tok), h.columns[col]);
+            return Err((i, msg));
+        }
+        if k != ncols {
+            let found = if k > ncols { k + toks.count() } else { k };
+            return Err((
+                i,
+                format!("atom line has {found} values, `ITEM: ATOMS` names {ncols} columns"),
+            ));
+        }
+        rows.positions[row] = pos;
+    }
+    Ok(names)
 }
 
 /// `name[k]` -> (`name`, Some(k)); anything else -> (whole, None).
@@ -855,6 +1048,183 @@ mod tests {
         // xy + xz = -1.25: min(0, xy, xz, xy+xz) = -2.5, max = 1.25.
         assert_eq!(b, [[-3.5, 11.25], [1.25, 12.0], [0.5, 9.5]]);
         assert_eq!(bounds_to_box(b[0], b[1], b[2], tilt), (lo, hi));
+    }
+
+    /// Atom row `i` of a synthetic frame of `n` atoms (`n` coprime to 7919): shuffled ids,
+    /// element names first met in different runs of lines, values with exact decimal forms.
+    fn row(i: usize, n: usize) -> (i64, &'static str, [f64; 3], [f64; 3]) {
+        let id = (i * 7919 % n) as i64 + 1;
+        let element = match i {
+            _ if i == n - 1 => "Ni",
+            _ if i < 3000 => "Pt",
+            _ => ["Au", "Pt", "Cu"][i % 3],
+        };
+        let x = i as f64;
+        let pos = [x * 0.001 + 0.1, -x / 7.0, 1e-3 * x];
+        (id, element, pos, [1.5 * x, -x, 1.0 / (x + 1.0)])
+    }
+
+    /// Header lines before the first atom line of [`frame_text`].
+    const HEADER_LINES: usize = 9;
+
+    /// A frame declaring `n_declared` atoms, holding atom rows `rows` of [`row`].
+    fn frame_text(n_declared: usize, rows: std::ops::Range<usize>, n: usize) -> Vec<String> {
+        let mut lines = vec![
+            "ITEM: TIMESTEP".to_string(),
+            "0".into(),
+            "ITEM: NUMBER OF ATOMS".into(),
+            n_declared.to_string(),
+            "ITEM: BOX BOUNDS pp pp pp".into(),
+            "0 10".into(),
+            "0 10".into(),
+            "0 10".into(),
+            "ITEM: ATOMS id type element x y z c_f[1] c_f[2] q".into(),
+        ];
+        assert_eq!(lines.len(), HEADER_LINES);
+        for i in rows {
+            let (id, el, p, e) = row(i, n);
+            lines.push(format!(
+                "{id} {} {el} {:?} {:?} {:?} {:?} {:?} {:?}",
+                i % 3 + 1,
+                p[0],
+                p[1],
+                p[2],
+                e[0],
+                e[1],
+                e[2]
+            ));
+        }
+        lines
+    }
+
+    fn reader(lines: &[String]) -> DumpReader<std::io::Cursor<Vec<u8>>> {
+        let text = lines.join("\n") + "\n";
+        DumpReader::new(std::io::Cursor::new(text.into_bytes()), "t.dump", None)
+    }
+
+    /// The atom lines of the first frame, read and parsed in segments of `seg` lines.
+    fn read_in_segments(lines: &[String], seg: usize) -> Result<AtomColumns, String> {
+        let mut r = reader(lines);
+        let h = r.read_header().unwrap().unwrap();
+        r.read_atom_lines(&h, seg).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn large_frame_reads_exact_values_in_file_species_order() {
+        let n = 6000;
+        assert!(n >= PARALLEL_MIN_ATOMS);
+        let frame = reader(&frame_text(n, 0..n, n))
+            .read_frame()
+            .unwrap()
+            .unwrap();
+        assert_eq!(frame.species_names, ["Pt", "Au", "Cu", "Ni"]);
+        assert_eq!(frame.ids, Some((1..=n as i64).collect()));
+        let (f, fcols) = frame.real_property("c_f").unwrap();
+        let (q, _) = frame.real_property("q").unwrap();
+        assert_eq!(fcols, 2);
+        for i in 0..n {
+            let (id, el, p, e) = row(i, n);
+            let a = id as usize - 1;
+            assert_eq!(frame.positions[a], p, "row {i}");
+            assert_eq!(frame.species_of(a), el, "row {i}");
+            assert_eq!([f[2 * a], f[2 * a + 1], q[a]], e, "row {i}");
+        }
+    }
+
+    /// Runs of any length give the columns of one run: same values, same species order.
+    #[test]
+    fn runs_of_any_length_agree() {
+        let n = 6000;
+        let lines = frame_text(n, 0..n, n);
+        let one = read_in_segments(&lines, n).unwrap_or_else(|e| panic!("{e:?}"));
+        for chunk in [1, 7, 1000, 2999, 5999] {
+            let got = read_in_segments(&lines, chunk).unwrap_or_else(|e| panic!("{e:?}"));
+            assert_eq!(got.positions, one.positions, "{chunk}");
+            assert_eq!(got.ids, one.ids, "{chunk}");
+            assert_eq!(got.types, one.types, "{chunk}");
+            assert_eq!(got.species, one.species, "{chunk}");
+            assert_eq!(got.element_names, one.element_names, "{chunk}");
+            assert_eq!(got.extras, one.extras, "{chunk}");
+        }
+        assert_eq!(one.element_names, [&b"Pt"[..], b"Au", b"Cu", b"Ni"]);
+    }
+
+    /// Reading in segments of any length gives the error `err`.
+    fn same_for_any_segments(lines: &[String], err: &str) {
+        for seg in [1, 100, 1000, 4999, 6000] {
+            assert_eq!(
+                read_in_segments(lines, seg).err().as_deref(),
+                Some(err),
+                "{seg}"
+            );
+        }
+    }
+
+    fn first_error(lines: &[String]) -> String {
+        let mut r = reader(lines);
+        loop {
+            match r.read_frame() {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return e.to_string(),
+                None => panic!("no error"),
+            }
+        }
+    }
+
+    /// In a large frame the first bad line in the file is reported, before a later bad line
+    /// and before a short frame, with the messages of the line-by-line reader.
+    #[test]
+    fn large_frame_reports_the_first_error_in_file_order() {
+        let n = 6000;
+        let line_of = |i: usize| HEADER_LINES + i + 1;
+        let mut lines = frame_text(n, 0..n, n);
+        lines[HEADER_LINES + 5500] = "1 1 Pt 0 0".into();
+        lines[HEADER_LINES + 4500] = "1 1 Pt 0 abc 0 0 0 0".into();
+        let err = first_error(&lines);
+        let want = format!("line {}, frame 0", line_of(4500));
+        assert!(err.contains(&want), "{err}");
+        assert!(
+            err.ends_with("`abc` in column `y` is not a number"),
+            "{err}"
+        );
+        same_for_any_segments(&lines, &err);
+        lines[HEADER_LINES + 4500] = frame_text(n, 4500..4501, n)[HEADER_LINES].clone();
+        let err = first_error(&lines);
+        assert!(err.contains(&format!("line {}", line_of(5500))), "{err}");
+        assert!(
+            err.ends_with("atom line has 5 values, `ITEM: ATOMS` names 9 columns"),
+            "{err}"
+        );
+        same_for_any_segments(&lines, &err);
+
+        // The file ends early: a bad line read before the end wins over the short frame.
+        let mut lines = frame_text(n, 0..5000, n);
+        let err = first_error(&lines);
+        assert!(err.contains(&format!("line {}", line_of(4999))), "{err}");
+        assert!(err.ends_with(&format!(
+            "truncated frame: NUMBER OF ATOMS is {n} but the file ends after 5000 atom lines"
+        )));
+        same_for_any_segments(&lines, &err);
+        lines[HEADER_LINES + 4999] += " 7";
+        let err = first_error(&lines);
+        assert!(err.contains(&format!("line {}", line_of(4999))), "{err}");
+        assert!(err.ends_with("atom line has 10 values, `ITEM: ATOMS` names 9 columns"));
+        same_for_any_segments(&lines, &err);
+
+        // The next frame starts early: the `ITEM:` line is named, unless a bad line precedes.
+        let mut lines = frame_text(n, 0..5000, n);
+        lines.extend(frame_text(n, 0..n, n));
+        let err = first_error(&lines);
+        assert!(err.contains(&format!("line {}", line_of(5000))), "{err}");
+        assert!(err.ends_with(&format!(
+            "NUMBER OF ATOMS is {n} but the ATOMS section has only 5000 lines"
+        )));
+        same_for_any_segments(&lines, &err);
+        lines[HEADER_LINES + 4200] = "1 1 Pt 0 0 inf 0 0 0".into();
+        let err = first_error(&lines);
+        assert!(err.contains(&format!("line {}", line_of(4200))), "{err}");
+        assert!(err.ends_with("`inf` in column `z` is not finite"), "{err}");
+        same_for_any_segments(&lines, &err);
     }
 
     #[test]

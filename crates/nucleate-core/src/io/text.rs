@@ -192,6 +192,95 @@ impl<R: BufRead> LineReader<R> {
         Ok(Some(line.strip_suffix(b"\r").unwrap_or(line)))
     }
 
+    /// Read up to `n` lines into `block` (cleared first), copying whole runs of lines from the
+    /// reader's buffer instead of going line by line. Reading stops early at the end of the
+    /// input or at a line starting with `stop`, so a wrong count in a file cannot pull the
+    /// rest of it into memory. On an error `block` holds the complete lines read before it.
+    pub(crate) fn read_block(
+        &mut self,
+        n: usize,
+        stop: &[u8],
+        block: &mut LineBlock,
+    ) -> io::Result<BlockEnd> {
+        self.settle();
+        block.clear();
+        // Start of the line being read, in `block.bytes` (bytes past it are a partial line).
+        let mut line_start = 0usize;
+        let mut count = 0usize;
+        let end = loop {
+            if count == n {
+                break BlockEnd::Complete;
+            }
+            let available = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    block.bytes.truncate(line_start);
+                    self.line += count as u64;
+                    return Err(e);
+                }
+            };
+            if available.is_empty() {
+                if block.bytes.len() > line_start {
+                    // A last line without a newline.
+                    if block.bytes[line_start..].starts_with(stop) {
+                        self.line += count as u64 + 1;
+                        block.bytes.truncate(line_start);
+                        return Ok(BlockEnd::Stopped);
+                    }
+                    block.bytes.push(b'\n');
+                    block.starts.push(block.bytes.len());
+                    count += 1;
+                    if count == n {
+                        break BlockEnd::Complete;
+                    }
+                }
+                break BlockEnd::Eof;
+            }
+            let base = block.bytes.len();
+            // End (in `available`) of the complete lines taken from this buffer.
+            let mut used = 0usize;
+            let mut stopped_at = None;
+            for pos in memchr::memchr_iter(b'\n', available) {
+                let is_stop = if used == 0 && base > line_start {
+                    // The line began in an earlier buffer.
+                    let head = &block.bytes[line_start..];
+                    let k = head.len().min(stop.len());
+                    head[..k] == stop[..k] && available[..pos].starts_with(&stop[k..])
+                } else {
+                    available[used..pos].starts_with(stop)
+                };
+                if is_stop {
+                    stopped_at = Some(pos);
+                    break;
+                }
+                used = pos + 1;
+                count += 1;
+                line_start = base + used;
+                block.starts.push(line_start);
+                if count == n {
+                    break;
+                }
+            }
+            let (copy, consume) = match stopped_at {
+                Some(pos) => (used, pos + 1),
+                // A partial line at the end of the buffer is copied too.
+                None if count < n => (available.len(), available.len()),
+                None => (used, used),
+            };
+            block.bytes.extend_from_slice(&available[..copy]);
+            self.inner.consume(consume);
+            self.offset += consume as u64;
+            if stopped_at.is_some() {
+                self.line += count as u64 + 1;
+                block.bytes.truncate(line_start);
+                return Ok(BlockEnd::Stopped);
+            }
+        };
+        self.line += count as u64;
+        Ok(end)
+    }
+
     /// Skip `n` lines without copying them; returns how many were skipped (fewer at the end of
     /// the input).
     pub(crate) fn skip_lines(&mut self, n: u64) -> io::Result<u64> {
@@ -238,6 +327,48 @@ impl<R: BufRead> LineReader<R> {
         self.line += skipped;
         Ok(skipped)
     }
+}
+
+/// Lines copied into one contiguous buffer, reused from frame to frame: line `i` is
+/// `bytes[starts[i]..starts[i + 1]]` and ends with `\n` (one is added to a last line that
+/// has none).
+#[derive(Default)]
+pub(crate) struct LineBlock {
+    bytes: Vec<u8>,
+    /// `len() + 1` offsets into `bytes`.
+    starts: Vec<usize>,
+}
+
+impl LineBlock {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.starts.clear();
+        self.starts.push(0);
+    }
+
+    /// Number of lines held.
+    pub(crate) fn len(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    /// Line `i` without its `\n` or `\r\n`, as [`LineReader::next_line`] returns it.
+    #[inline]
+    pub(crate) fn line(&self, i: usize) -> &[u8] {
+        let l = &self.bytes[self.starts[i]..self.starts[i + 1] - 1];
+        l.strip_suffix(b"\r").unwrap_or(l)
+    }
+}
+
+/// How [`LineReader::read_block`] ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum BlockEnd {
+    /// All requested lines were read.
+    Complete,
+    /// The input ended after the lines held.
+    Eof,
+    /// The line after those held starts with the stop prefix: it was consumed (and counted
+    /// by [`LineReader::line`]) but not stored.
+    Stopped,
 }
 
 /// Whitespace-separated tokens of a line (space and ASCII control characters separate).
@@ -501,6 +632,109 @@ mod tests {
         assert_eq!(r.next_line().unwrap().unwrap(), b"three");
         assert_eq!(r.line(), 3);
         assert_eq!(r.offset(), 14);
+    }
+
+    #[test]
+    fn read_block_across_small_buffers() {
+        let text = b"a 1\nbb 2\r\nITEM: X\nc\n".to_vec();
+        for cap in [1, 2, 3, 5, 64] {
+            let mut r = LineReader::new(BufReader::with_capacity(cap, Cursor::new(text.clone())));
+            let mut b = LineBlock::default();
+            assert_eq!(
+                r.read_block(2, b"ITEM:", &mut b).unwrap(),
+                BlockEnd::Complete
+            );
+            assert_eq!(
+                (b.len(), b.line(0), b.line(1)),
+                (2, &b"a 1"[..], &b"bb 2"[..])
+            );
+            assert_eq!((r.line(), r.offset()), (2, 10));
+            // The stop line is consumed and counted, not stored.
+            assert_eq!(
+                r.read_block(5, b"ITEM:", &mut b).unwrap(),
+                BlockEnd::Stopped
+            );
+            assert_eq!((b.len(), r.line(), r.offset()), (0, 3, 18));
+            assert_eq!(r.read_block(5, b"ITEM:", &mut b).unwrap(), BlockEnd::Eof);
+            assert_eq!(
+                (b.len(), b.line(0), r.line(), r.offset()),
+                (1, &b"c"[..], 4, 20)
+            );
+            assert!(r.next_line().unwrap().is_none());
+        }
+    }
+
+    #[test]
+    fn read_block_last_line_without_newline() {
+        for cap in [1, 2, 4, 64] {
+            let open =
+                |t: &[u8]| LineReader::new(BufReader::with_capacity(cap, Cursor::new(t.to_vec())));
+            let mut b = LineBlock::default();
+            let mut r = open(b"x\ny");
+            assert_eq!(r.read_block(5, b"ITEM:", &mut b).unwrap(), BlockEnd::Eof);
+            assert_eq!(
+                (b.len(), b.line(1), r.line(), r.offset()),
+                (2, &b"y"[..], 2, 3)
+            );
+            let mut r = open(b"x\ny");
+            assert_eq!(
+                r.read_block(2, b"ITEM:", &mut b).unwrap(),
+                BlockEnd::Complete
+            );
+            let mut r = open(b"x\nITEM:");
+            assert_eq!(
+                r.read_block(5, b"ITEM:", &mut b).unwrap(),
+                BlockEnd::Stopped
+            );
+            assert_eq!((b.len(), r.line()), (1, 2));
+            let mut r = open(b"x\nIT");
+            assert_eq!(r.read_block(5, b"ITEM:", &mut b).unwrap(), BlockEnd::Eof);
+            assert_eq!((b.len(), b.line(1)), (2, &b"IT"[..]));
+        }
+    }
+
+    /// A block read gives the lines, line count and offset that reading line by line gives,
+    /// whatever the buffer size.
+    #[test]
+    fn read_block_agrees_with_next_line() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let pieces: [&[u8]; 6] = [b"a", b" 1.5", b"\r", b"\n", b"ITEM: B\n", b"IT"];
+        for _ in 0..300 {
+            let len = rng.gen_range(0..40);
+            let text: Vec<u8> = (0..len)
+                .flat_map(|_| pieces[rng.gen_range(0..pieces.len())].to_vec())
+                .collect();
+            let cap = rng.gen_range(1..9);
+            let n = rng.gen_range(0..12);
+            let mut by_line = LineReader::new(Cursor::new(text.clone()));
+            let mut want: Vec<Vec<u8>> = Vec::new();
+            let mut want_end = BlockEnd::Complete;
+            while want.len() < n {
+                match by_line.next_line().unwrap() {
+                    None => {
+                        want_end = BlockEnd::Eof;
+                        break;
+                    }
+                    Some(l) if l.starts_with(b"ITEM:") => {
+                        want_end = BlockEnd::Stopped;
+                        break;
+                    }
+                    Some(l) => want.push(l.to_vec()),
+                }
+            }
+            let mut r = LineReader::new(BufReader::with_capacity(cap, Cursor::new(text.clone())));
+            let mut b = LineBlock::default();
+            let end = r.read_block(n, b"ITEM:", &mut b).unwrap();
+            let got: Vec<Vec<u8>> = (0..b.len()).map(|i| b.line(i).to_vec()).collect();
+            let shown = String::from_utf8_lossy(&text);
+            assert_eq!((end, &got), (want_end, &want), "{shown:?} n={n} cap={cap}");
+            assert_eq!(r.line(), by_line.line(), "{shown:?}");
+            if end != BlockEnd::Eof {
+                assert_eq!(r.offset(), by_line.offset(), "{shown:?}");
+                assert_eq!(r.next_line().unwrap(), by_line.next_line().unwrap());
+            }
+        }
     }
 
     #[test]

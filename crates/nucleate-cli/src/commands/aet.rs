@@ -1,0 +1,854 @@
+//! `nucleate aet ...`: atomic electron tomography (simulate, reconstruct, trace, refine,
+//! compare, run). Parsing and file writing only; the science is in `nucleate-aet`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use nucleate_aet::compare::{compare_models, CompareParams};
+use nucleate_aet::geometry::{parse_angle_range, TiltAxis, TiltGeometry};
+use nucleate_aet::plot::{curves_svg, histogram_svg, orthoslices_png};
+use nucleate_aet::project::{simulate_series, Noise, SimulateParams};
+use nucleate_aet::reconstruct::{reconstruct, MethodKind, ReconstructParams, Reconstruction};
+use nucleate_aet::refine::{refine, RefineParams, Refined};
+use nucleate_aet::series::{
+    read_angles, read_tilt_series, read_volume, write_angles, write_bytes, write_tiff_stack,
+    write_volume, TiltSeries,
+};
+use nucleate_aet::trace::{trace, TraceParams, TraceResult};
+use nucleate_core::io::{read_frame, write_frame, ReadOptions};
+use nucleate_core::{Frame, PropertyValues, SimBox};
+use serde_json::json;
+
+/// `nucleate aet`: the tomography commands.
+#[derive(Args, Debug)]
+pub struct AetArgs {
+    #[command(subcommand)]
+    pub command: AetCommand,
+}
+
+/// The `aet` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum AetCommand {
+    /// Simulate an ADF-STEM tilt series of an atomic model (Gaussian atoms, Poisson + read noise).
+    Simulate(SimulateArgs),
+    /// Reconstruct a volume from a tilt series (GENFIRE-style Fourier iteration or SIRT).
+    Reconstruct(ReconstructArgs),
+    /// Trace atoms in a volume and classify them (non-atom / light / heavy).
+    Trace(TraceArgs),
+    /// Refine a traced model against the measured projections.
+    Refine(RefineArgs),
+    /// Align and pair two models of one particle: consistency and precision.
+    Compare(CompareArgs),
+    /// The whole chain: reconstruct, trace, refine, with an HTML report.
+    Run(RunArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MethodArg {
+    /// Generalized Fourier iterative reconstruction.
+    Genfire,
+    /// Simultaneous iterative reconstruction technique.
+    Sirt,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AxisArg {
+    /// Tilt axis along image rows (the volume frame's y).
+    Y,
+    /// Tilt axis along image columns: images are transposed on reading.
+    X,
+}
+
+/// Options of `aet simulate`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  nucleate aet simulate particle.extxyz -o series --angles -65:65:2.6 --size 128 --pixel-a 0.35 --counts Fe=129,Pt=600 --b-factor Fe=24,Pt=28 --read-noise 3 --seed 1"
+)]
+pub struct SimulateArgs {
+    /// Atomic model (extXYZ; positions in A in the volume frame).
+    pub model: PathBuf,
+    /// Output folder: tilts.tif, angles.csv, meta.json.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Angle file (CSV index,angle_deg or .tlt) or a range MIN:MAX:STEP (degrees).
+    #[arg(long, allow_hyphen_values = true)]
+    pub angles: String,
+    /// Image edge (pixels).
+    #[arg(long, default_value_t = 128)]
+    pub size: usize,
+    /// Pixel size (A).
+    #[arg(long, default_value_t = 0.35)]
+    pub pixel_a: f64,
+    /// Integrated counts per atom per projection, by species.
+    #[arg(long, default_value = "Fe=129,Pt=600")]
+    pub counts: String,
+    /// Debye-Waller B factor (A^2) by species.
+    #[arg(long, default_value = "Fe=24,Pt=28")]
+    pub b_factor: String,
+    /// Gaussian read noise (counts, standard deviation); Poisson noise is always applied.
+    #[arg(long, default_value_t = 3.0)]
+    pub read_noise: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub common: super::common::CommonArgs,
+}
+
+/// Options shared by commands that read a tilt series.
+#[derive(Args, Debug, Clone)]
+pub struct SeriesArgs {
+    /// Angle file: CSV `index,angle_deg` or IMOD .tlt/.rawtlt.
+    #[arg(long)]
+    pub angles: PathBuf,
+    /// Pixel size (A).
+    #[arg(long)]
+    pub pixel_a: f64,
+    /// Tilt-axis position along x and z (pixels; default n/2).
+    #[arg(long)]
+    pub centre_px: Option<f64>,
+    /// Direction of the tilt axis in the images.
+    #[arg(long, value_enum, default_value = "y")]
+    pub tilt_axis: AxisArg,
+}
+
+/// Options of `aet reconstruct`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  nucleate aet reconstruct series/tilts.tif --angles series/angles.csv --pixel-a 0.35 -o rec --method genfire --iterations 100"
+)]
+pub struct ReconstructArgs {
+    /// Tilt series (multi-page TIFF).
+    pub tilts: PathBuf,
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// Output folder: volume.tif, summary.json, residuals.csv, orthoslices.png.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Reconstruction method.
+    #[arg(long, value_enum, default_value = "genfire")]
+    pub method: MethodArg,
+    /// Iterations.
+    #[arg(long, default_value_t = 100)]
+    pub iterations: usize,
+    /// GENFIRE: Fourier-grid oversampling ratio.
+    #[arg(long, default_value_t = 2)]
+    pub oversampling: usize,
+    /// GENFIRE: interpolation radius (Fourier grid units).
+    #[arg(long, default_value_t = 0.5)]
+    pub interpolation_radius: f64,
+    /// Seed of the R_free selection.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub common: super::common::CommonArgs,
+}
+
+/// Options of `aet trace`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  nucleate aet trace rec/volume.tif --pixel-a 0.35 -o traced --species Fe,Pt"
+)]
+pub struct TraceArgs {
+    /// Volume (float32 TIFF, [z][y][x] pages) as written by `aet reconstruct`.
+    pub volume: PathBuf,
+    /// Voxel size (A).
+    #[arg(long)]
+    pub pixel_a: f64,
+    /// Output folder: atoms.extxyz, summary.json, histogram.svg.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Species from light to heavy.
+    #[arg(long, default_value = "Fe,Pt", value_delimiter = ',')]
+    pub species: Vec<String>,
+    /// Minimum distance between atoms (A).
+    #[arg(long, default_value_t = 2.0)]
+    pub min_distance_a: f64,
+    #[command(flatten)]
+    pub common: super::common::CommonArgs,
+}
+
+/// Options of `aet refine`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  nucleate aet refine traced/atoms.extxyz series/tilts.tif --angles series/angles.csv --pixel-a 0.35 -o refined --iterations 10"
+)]
+pub struct RefineArgs {
+    /// Starting model (extXYZ, A, volume frame).
+    pub model: PathBuf,
+    /// Tilt series (multi-page TIFF).
+    pub tilts: PathBuf,
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// Output folder: atoms.extxyz, summary.json.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Iterations.
+    #[arg(long, default_value_t = 10)]
+    pub iterations: usize,
+    /// Species from light to heavy (those of the model by default).
+    #[arg(long, value_delimiter = ',')]
+    pub species: Option<Vec<String>>,
+    #[command(flatten)]
+    pub common: super::common::CommonArgs,
+}
+
+/// Options of `aet compare`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  nucleate aet compare a/atoms.extxyz b/atoms.extxyz -o cmp --pair-distance-a 1.4"
+)]
+pub struct CompareArgs {
+    /// Model A (extXYZ).
+    pub a: PathBuf,
+    /// Model B (extXYZ), aligned onto A.
+    pub b: PathBuf,
+    /// Output folder: pairs.csv, b_aligned.extxyz, summary.json.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Pairing distance (A).
+    #[arg(long, default_value_t = 1.4)]
+    pub pair_distance_a: f64,
+    /// Seed of the starting rotations of the alignment.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub common: super::common::CommonArgs,
+}
+
+/// Options of `aet run`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  nucleate aet run series/tilts.tif --angles series/angles.csv --pixel-a 0.35 -o result --species Fe,Pt"
+)]
+pub struct RunArgs {
+    /// Tilt series (multi-page TIFF).
+    pub tilts: PathBuf,
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// Output folder: volume.tif, atoms.extxyz, summary.json, report.html and pictures.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Species from light to heavy.
+    #[arg(long, default_value = "Fe,Pt", value_delimiter = ',')]
+    pub species: Vec<String>,
+    /// Reconstruction iterations.
+    #[arg(long, default_value_t = 100)]
+    pub iterations: usize,
+    /// Refinement iterations.
+    #[arg(long, default_value_t = 10)]
+    pub refine_iterations: usize,
+    #[command(flatten)]
+    pub common: super::common::CommonArgs,
+}
+
+/// Dispatch `nucleate aet ...`.
+pub fn run(args: AetArgs) -> anyhow::Result<()> {
+    match args.command {
+        AetCommand::Simulate(a) => run_simulate(a),
+        AetCommand::Reconstruct(a) => run_reconstruct(a),
+        AetCommand::Trace(a) => run_trace(a),
+        AetCommand::Refine(a) => run_refine(a),
+        AetCommand::Compare(a) => run_compare(a),
+        AetCommand::Run(a) => run_chain(a),
+    }
+}
+
+fn parse_table(flag: &str, text: &str) -> anyhow::Result<Vec<(String, f64)>> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("{flag}: expected SPECIES=VALUE, got '{kv}'"))?;
+            let v: f64 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("{flag}: '{v}' is not a number"))?;
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("{flag}: {k}={v} must be a non-negative number");
+            }
+            Ok((k.trim().to_string(), v))
+        })
+        .collect()
+}
+
+fn read_model(path: &Path) -> anyhow::Result<Frame> {
+    let frame = read_frame(path, &ReadOptions::default())
+        .with_context(|| format!("{}: cannot read the model", path.display()))?;
+    if frame.is_empty() {
+        bail!("{}: the model has no atoms", path.display());
+    }
+    if frame.species_names.is_empty()
+        || frame.species_names.iter().all(|s| s.parse::<f64>().is_ok())
+    {
+        bail!(
+            "{}: the model has no element names in a `species` column",
+            path.display()
+        );
+    }
+    if let Some(i) = frame.first_non_finite() {
+        bail!(
+            "{}: atom {} has a non-finite position",
+            path.display(),
+            i + 1
+        );
+    }
+    Ok(frame)
+}
+
+fn check_pixel(pixel_a: f64) -> anyhow::Result<()> {
+    if !(pixel_a.is_finite() && pixel_a > 0.0) {
+        bail!("--pixel-a must be a positive number of Angstrom, got {pixel_a}");
+    }
+    Ok(())
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    write_bytes(path, text.as_bytes())?;
+    Ok(())
+}
+
+fn load_series(tilts: &Path, s: &SeriesArgs) -> anyhow::Result<(TiltSeries, TiltGeometry)> {
+    check_pixel(s.pixel_a)?;
+    let axis = match s.tilt_axis {
+        AxisArg::Y => TiltAxis::Y,
+        AxisArg::X => TiltAxis::X,
+    };
+    let series = read_tilt_series(tilts, &s.angles, axis)?;
+    let mut geom = TiltGeometry::new(series.angles_deg.clone(), series.images.n, s.pixel_a)
+        .with_context(|| format!("{}", s.angles.display()))?;
+    if let Some(c) = s.centre_px {
+        geom = geom.with_centre_px(c)?;
+    }
+    Ok((series, geom))
+}
+
+fn progress_bar(len: usize, quiet: bool, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{what} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed_precise}}]"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn run_simulate(a: SimulateArgs) -> anyhow::Result<()> {
+    a.common.init_threads()?;
+    check_pixel(a.pixel_a)?;
+    if a.size < 8 {
+        bail!("--size must be at least 8 pixels");
+    }
+    if !(a.read_noise.is_finite() && a.read_noise >= 0.0) {
+        bail!("--read-noise must be a non-negative number");
+    }
+    let model = read_model(&a.model)?;
+    let angles = if Path::new(&a.angles).exists() {
+        read_angles(Path::new(&a.angles))?
+    } else {
+        parse_angle_range(&a.angles).with_context(|| {
+            format!(
+                "--angles '{}': neither an existing file nor a range MIN:MAX:STEP",
+                a.angles
+            )
+        })?
+    };
+    TiltGeometry::new(angles.clone(), a.size, a.pixel_a)
+        .with_context(|| format!("--angles '{}'", a.angles))?;
+    let params = SimulateParams {
+        size: a.size,
+        pixel_a: a.pixel_a,
+        counts: parse_table("--counts", &a.counts)?,
+        b_factors: parse_table("--b-factor", &a.b_factor)?,
+        noise: Noise {
+            poisson: true,
+            read_noise: a.read_noise,
+            seed: a.seed,
+        },
+    };
+    let (imgs, geom) = simulate_series(&model, angles, &params)
+        .with_context(|| format!("{}", a.model.display()))?;
+    write_tiff_stack(&a.out.join("tilts.tif"), geom.n, &imgs)?;
+    write_angles(&a.out.join("angles.csv"), &geom.angles_deg)?;
+    let box_a = geom.n as f64 * geom.pixel_a;
+    let outside = model
+        .positions
+        .iter()
+        .filter(|p| p.iter().any(|&v| v < 0.0 || v > box_a))
+        .count();
+    write_json(
+        &a.out.join("meta.json"),
+        &json!({
+            "model": a.model.display().to_string(),
+            "n_atoms": model.len(),
+            "atoms_outside_volume": outside,
+            "size": geom.n,
+            "pixel_a": geom.pixel_a,
+            "centre_px": geom.centre_px,
+            "tilt_axis": "y",
+            "angles_deg": geom.angles_deg,
+            "counts": params.counts.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "b_factors_a2": params.b_factors.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "poisson": true,
+            "read_noise": a.read_noise,
+            "seed": a.seed,
+        }),
+    )?;
+    if !a.common.quiet {
+        eprintln!(
+            "simulated {} projections of {} atoms into {}",
+            geom.n_angles(),
+            model.len(),
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+fn do_reconstruct(
+    series: &TiltSeries,
+    geom: &TiltGeometry,
+    params: &ReconstructParams,
+    quiet: bool,
+) -> anyhow::Result<Reconstruction> {
+    let bar = progress_bar(params.iterations, quiet, "reconstruct");
+    let rec = reconstruct(&series.images.data, geom, params, &mut |r| {
+        bar.inc(1);
+        let mut msg = format!("err {:.4}", r.error);
+        if let Some(v) = r.r1 {
+            msg.push_str(&format!(" R1 {v:.4}"));
+        }
+        if let Some(v) = r.r_free {
+            msg.push_str(&format!(" R_free {v:.4}"));
+        }
+        bar.set_message(msg);
+    })?;
+    bar.finish_and_clear();
+    Ok(rec)
+}
+
+fn write_reconstruction(
+    out: &Path,
+    rec: &Reconstruction,
+    params: &ReconstructParams,
+    pixel_a: f64,
+) -> anyhow::Result<()> {
+    write_volume(&out.join("volume.tif"), &rec.volume)?;
+    let mut csv = String::from("iteration,error,r1,r_free\n");
+    for h in &rec.history {
+        let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
+        csv.push_str(&format!(
+            "{},{},{},{}\n",
+            h.iteration,
+            h.error,
+            opt(h.r1),
+            opt(h.r_free)
+        ));
+    }
+    write_bytes(&out.join("residuals.csv"), csv.as_bytes())?;
+    let thick = ((2.0 / pixel_a).round() as usize).max(1);
+    orthoslices_png(&out.join("orthoslices.png"), &rec.volume, thick, &[])?;
+    let curve =
+        |f: &dyn Fn(&nucleate_aet::reconstruct::Residuals) -> Option<f64>| -> Vec<(f64, f64)> {
+            rec.history
+                .iter()
+                .filter_map(|h| f(h).map(|v| (h.iteration as f64, v)))
+                .collect()
+        };
+    curves_svg(
+        &out.join("residuals.svg"),
+        &[
+            ("R1", curve(&|h| h.r1)),
+            ("R_free", curve(&|h| h.r_free)),
+            ("error", curve(&|h| Some(h.error))),
+        ],
+        "iteration",
+    )?;
+    let method = match params.method {
+        MethodKind::Genfire => "genfire",
+        MethodKind::Sirt => "sirt",
+    };
+    write_json(
+        &out.join("summary.json"),
+        &json!({
+            "method": method,
+            "iterations": params.iterations,
+            "r1": rec.r1,
+            "r_free": rec.r_free,
+            "seconds": rec.seconds,
+            "oversampling": params.oversampling,
+            "interpolation_radius": params.interpolation_radius,
+            "pixel_a": pixel_a,
+            "size": rec.volume.n,
+        }),
+    )
+}
+
+fn run_reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
+    a.common.init_threads()?;
+    let (series, geom) = load_series(&a.tilts, &a.series)?;
+    let params = ReconstructParams {
+        method: match a.method {
+            MethodArg::Genfire => MethodKind::Genfire,
+            MethodArg::Sirt => MethodKind::Sirt,
+        },
+        iterations: a.iterations,
+        oversampling: a.oversampling,
+        interpolation_radius: a.interpolation_radius,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let rec = do_reconstruct(&series, &geom, &params, a.common.quiet)?;
+    write_reconstruction(&a.out, &rec, &params, geom.pixel_a)?;
+    if !a.common.quiet {
+        eprintln!(
+            "{} iterations in {:.1} s: R1 {:.4}{}",
+            params.iterations,
+            rec.seconds,
+            rec.r1,
+            rec.r_free
+                .map(|v| format!(", R_free {v:.4}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn write_trace(
+    out: &Path,
+    t: &TraceResult,
+    species: &[String],
+    box_a: f64,
+) -> anyhow::Result<Frame> {
+    let frame = t.to_frame(species, box_a)?;
+    write_frame(out.join("atoms.extxyz"), &frame)?;
+    let mut counts = serde_json::Map::new();
+    for (k, s) in species.iter().enumerate() {
+        counts.insert(
+            s.clone(),
+            json!(t.peaks.iter().filter(|p| p.species == Some(k)).count()),
+        );
+    }
+    write_json(
+        &out.join("summary.json"),
+        &json!({
+            "n_atoms": frame.len(),
+            "counts": counts,
+            "class_centres": t.class_centres,
+            "class_boundaries": t.class_boundaries,
+            "n_non_atoms": t.n_non_atoms(),
+            "reclassified": t.reclassified,
+        }),
+    )?;
+    let intens: Vec<f64> = t.peaks.iter().map(|p| p.intensity).collect();
+    histogram_svg(
+        &out.join("histogram.svg"),
+        &intens,
+        &t.class_boundaries,
+        "integrated intensity of traced peaks",
+    )?;
+    Ok(frame)
+}
+
+fn run_trace(a: TraceArgs) -> anyhow::Result<()> {
+    a.common.init_threads()?;
+    check_pixel(a.pixel_a)?;
+    if a.species.is_empty() || a.species.iter().any(|s| s.trim().is_empty()) {
+        bail!("--species needs names from light to heavy, e.g. Fe,Pt");
+    }
+    if !(a.min_distance_a.is_finite() && a.min_distance_a > 0.0) {
+        bail!("--min-distance-a must be positive");
+    }
+    let vol = read_volume(&a.volume)?;
+    let params = TraceParams {
+        species: a.species.clone(),
+        min_distance_a: a.min_distance_a,
+        ..Default::default()
+    };
+    let t = trace(&vol, a.pixel_a, &params).with_context(|| format!("{}", a.volume.display()))?;
+    let frame = write_trace(&a.out, &t, &a.species, vol.n as f64 * a.pixel_a)?;
+    if !a.common.quiet {
+        eprintln!(
+            "traced {} atoms ({} non-atom peaks)",
+            frame.len(),
+            t.n_non_atoms()
+        );
+    }
+    Ok(())
+}
+
+fn species_indices(model: &Frame, species: &[String], path: &Path) -> anyhow::Result<Vec<usize>> {
+    (0..model.len())
+        .map(|i| {
+            let s = model.species_of(i);
+            species.iter().position(|x| x == s).with_context(|| {
+                format!(
+                    "{}: atom {} has species `{s}`, not among {}",
+                    path.display(),
+                    i + 1,
+                    species.join(",")
+                )
+            })
+        })
+        .collect()
+}
+
+fn refined_frame(r: &Refined, species: &[String], box_a: f64) -> anyhow::Result<Frame> {
+    let names: Vec<&str> = r.species.iter().map(|&s| species[s].as_str()).collect();
+    let cell = SimBox::orthorhombic([box_a; 3], [false; 3])?;
+    let mut f = Frame::new(r.positions.clone(), &names, cell)?;
+    f.set_property(
+        "intensity",
+        1,
+        PropertyValues::Real(r.species.iter().map(|&s| r.counts_per_atom[s]).collect()),
+    )?;
+    Ok(f)
+}
+
+fn do_refine(
+    model: &Frame,
+    model_path: &Path,
+    species: &[String],
+    series: &TiltSeries,
+    geom: &TiltGeometry,
+    iterations: usize,
+    quiet: bool,
+) -> anyhow::Result<Refined> {
+    let sp = species_indices(model, species, model_path)?;
+    let bar = progress_bar(iterations, quiet, "refine");
+    let params = RefineParams {
+        iterations,
+        ..Default::default()
+    };
+    let r = refine(
+        &model.positions,
+        &sp,
+        species.len(),
+        &series.images.data,
+        geom,
+        &params,
+        &mut |_, r1| {
+            bar.inc(1);
+            bar.set_message(format!("R1 {r1:.4}"));
+        },
+    )?;
+    bar.finish_and_clear();
+    Ok(r)
+}
+
+fn refine_summary(r: &Refined, species: &[String], iterations: usize) -> serde_json::Value {
+    let table = |v: &[f64]| -> serde_json::Map<String, serde_json::Value> {
+        species
+            .iter()
+            .zip(v)
+            .map(|(s, x)| (s.clone(), json!(x)))
+            .collect()
+    };
+    json!({
+        "r1_before": r.r1_before,
+        "r1_after": r.r1_after,
+        "b_factors": table(&r.b_factors),
+        "counts_per_atom": table(&r.counts_per_atom),
+        "species_flipped": r.species_flipped,
+        "removed": r.removed,
+        "iterations": iterations,
+        "n_atoms": r.positions.len(),
+        "r1_history": r.r1_history,
+    })
+}
+
+fn run_refine(a: RefineArgs) -> anyhow::Result<()> {
+    a.common.init_threads()?;
+    let model = read_model(&a.model)?;
+    let (series, geom) = load_series(&a.tilts, &a.series)?;
+    let species = a
+        .species
+        .clone()
+        .unwrap_or_else(|| model.species_names.clone());
+    let r = do_refine(
+        &model,
+        &a.model,
+        &species,
+        &series,
+        &geom,
+        a.iterations,
+        a.common.quiet,
+    )?;
+    let box_a = geom.n as f64 * geom.pixel_a;
+    write_frame(
+        a.out.join("atoms.extxyz"),
+        &refined_frame(&r, &species, box_a)?,
+    )?;
+    write_json(
+        &a.out.join("summary.json"),
+        &refine_summary(&r, &species, a.iterations),
+    )?;
+    if !a.common.quiet {
+        eprintln!(
+            "R1 {:.4} -> {:.4}, {} species changes",
+            r.r1_before, r.r1_after, r.species_flipped
+        );
+    }
+    Ok(())
+}
+
+fn run_compare(a: CompareArgs) -> anyhow::Result<()> {
+    a.common.init_threads()?;
+    if !(a.pair_distance_a.is_finite() && a.pair_distance_a > 0.0) {
+        bail!("--pair-distance-a must be positive");
+    }
+    let ma = read_model(&a.a)?;
+    let mb = read_model(&a.b)?;
+    let params = CompareParams {
+        pair_distance_a: a.pair_distance_a,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let c = compare_models(&ma, &mb, &params)?;
+    let mut csv = String::from("index_a,index_b,distance_a,same_species\n");
+    for (p, s) in c.pairs.iter().zip(&c.same_species) {
+        csv.push_str(&format!(
+            "{},{},{:.6},{}\n",
+            p.index_a, p.index_b, p.distance_a, s
+        ));
+    }
+    write_bytes(&a.out.join("pairs.csv"), csv.as_bytes())?;
+    let mut aligned = mb.clone();
+    aligned.positions = c.b_aligned.clone();
+    aligned.cell = ma.cell;
+    write_frame(a.out.join("b_aligned.extxyz"), &aligned)?;
+    write_json(
+        &a.out.join("summary.json"),
+        &json!({
+            "n_a": c.n_a,
+            "n_b": c.n_b,
+            "paired": c.paired(),
+            "consistent_fraction": c.consistent_fraction(),
+            "species_agreement": c.species_agreement(),
+            "mean_deviation_a": c.mean_deviation_a(),
+            "precision_a": c.precision_a(),
+            "rigid": {"matrix": c.rigid.matrix, "translation_a": c.rigid.translation, "rotation_deg": c.rigid.rotation_angle_deg()},
+            "affine": {"matrix": c.transform.matrix, "translation_a": c.transform.translation},
+        }),
+    )?;
+    if !a.common.quiet {
+        eprintln!(
+            "{} pairs, consistent fraction {:.3}, precision {:.3} A",
+            c.paired(),
+            c.consistent_fraction(),
+            c.precision_a()
+        );
+    }
+    Ok(())
+}
+
+fn run_chain(a: RunArgs) -> anyhow::Result<()> {
+    a.common.init_threads()?;
+    if a.species.is_empty() || a.species.iter().any(|s| s.trim().is_empty()) {
+        bail!("--species needs names from light to heavy, e.g. Fe,Pt");
+    }
+    let (series, geom) = load_series(&a.tilts, &a.series)?;
+    let params = ReconstructParams {
+        iterations: a.iterations,
+        ..Default::default()
+    };
+    let rec = do_reconstruct(&series, &geom, &params, a.common.quiet)?;
+    write_reconstruction(&a.out, &rec, &params, geom.pixel_a)?;
+    let tparams = TraceParams {
+        species: a.species.clone(),
+        ..Default::default()
+    };
+    let t = trace(&rec.volume, geom.pixel_a, &tparams)?;
+    let box_a = geom.n as f64 * geom.pixel_a;
+    let traced_dir = a.out.join("trace");
+    let traced = write_trace(&traced_dir, &t, &a.species, box_a)?;
+    let r = do_refine(
+        &traced,
+        &traced_dir.join("atoms.extxyz"),
+        &a.species,
+        &series,
+        &geom,
+        a.refine_iterations,
+        a.common.quiet,
+    )?;
+    let final_frame = refined_frame(&r, &a.species, box_a)?;
+    write_frame(a.out.join("atoms.extxyz"), &final_frame)?;
+    let marks: Vec<[f64; 3]> = r
+        .positions
+        .iter()
+        .map(|p| p.map(|v| v / geom.pixel_a))
+        .collect();
+    let thick = ((2.0 / geom.pixel_a).round() as usize).max(1);
+    orthoslices_png(
+        &a.out.join("orthoslices_atoms.png"),
+        &rec.volume,
+        thick,
+        &marks,
+    )?;
+    curves_svg(
+        &a.out.join("refine_r1.svg"),
+        &[(
+            "R1",
+            r.r1_history
+                .iter()
+                .enumerate()
+                .map(|(i, v)| ((i + 1) as f64, *v))
+                .collect(),
+        )],
+        "refinement iteration",
+    )?;
+    let mut counts = serde_json::Map::new();
+    for (k, s) in a.species.iter().enumerate() {
+        counts.insert(
+            s.clone(),
+            json!(r.species.iter().filter(|&&x| x == k).count()),
+        );
+    }
+    let summary = json!({
+        "reconstruction": {"method": "genfire", "iterations": params.iterations, "oversampling": params.oversampling, "r1": rec.r1, "r_free": rec.r_free, "seconds": rec.seconds},
+        "trace": {"n_atoms": traced.len(), "class_centres": t.class_centres, "n_non_atoms": t.n_non_atoms()},
+        "refine": refine_summary(&r, &a.species, a.refine_iterations),
+        "n_atoms": final_frame.len(),
+        "counts": counts,
+    });
+    write_json(&a.out.join("summary.json"), &summary)?;
+    let html = report_html(&summary);
+    write_bytes(&a.out.join("report.html"), html.as_bytes())?;
+    if !a.common.quiet {
+        eprintln!(
+            "{} atoms; reconstruction R1 {:.4}, model R1 {:.4} -> {:.4}; report in {}",
+            final_frame.len(),
+            rec.r1,
+            r.r1_before,
+            r.r1_after,
+            a.out.join("report.html").display()
+        );
+    }
+    Ok(())
+}
+
+fn report_html(summary: &serde_json::Value) -> String {
+    let pretty = serde_json::to_string_pretty(summary).unwrap_or_default();
+    let esc = pretty.replace('&', "&amp;").replace('<', "&lt;");
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>nucleate aet run</title>\n\
+<style>body{{font-family:sans-serif;max-width:1100px;margin:auto}} img{{max-width:100%;image-rendering:pixelated}}</style></head><body>\n\
+<h1>Atomic electron tomography</h1>\n\
+<h2>Orthoslices with the refined atoms</h2><p>Central slices z, y, x (2 A thick); white dots: atoms within the slab.</p>\n\
+<img src=\"orthoslices_atoms.png\" alt=\"orthoslices with atoms\">\n\
+<h2>Reconstruction residuals</h2><img src=\"residuals.svg\" alt=\"R1 and R_free\">\n\
+<h2>Intensity histogram and classes</h2><img src=\"trace/histogram.svg\" alt=\"intensity histogram\">\n\
+<h2>Refinement</h2><img src=\"refine_r1.svg\" alt=\"refinement R1\">\n\
+<h2>Summary</h2><pre>{esc}</pre>\n\
+<p>Files: <a href=\"volume.tif\">volume.tif</a>, <a href=\"atoms.extxyz\">atoms.extxyz</a>, <a href=\"trace/atoms.extxyz\">trace/atoms.extxyz</a>, <a href=\"summary.json\">summary.json</a>, <a href=\"residuals.csv\">residuals.csv</a>.</p>\n\
+</body></html>\n"
+    )
+}
