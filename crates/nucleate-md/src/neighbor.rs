@@ -11,7 +11,12 @@ use glam::DVec3;
 use nucleate_core::SimBox;
 use rayon::prelude::*;
 
-/// A cell grid over the atoms in fractional coordinates, cells at least `r` wide.
+/// Bins per list radius along each axis. Bins of half the radius (as LAMMPS' default) scan
+/// a 5 x 5 x 5 stencil of volume 15.6 r^3 instead of 27 r^3 for cells one radius wide.
+const BINS_PER_RADIUS: f64 = 2.0;
+
+/// A cell grid over the atoms in fractional coordinates, cells at least `r / BINS_PER_RADIUS`
+/// wide, with the reach that covers a radius `r`.
 struct Grid {
     n: [usize; 3],
     /// Offsets to scan per axis.
@@ -24,6 +29,7 @@ struct Grid {
 
 impl Grid {
     fn new(frac: &[[f64; 3]], cell: &SimBox, r: f64) -> Self {
+        let bin = r / BINS_PER_RADIUS;
         let widths = cell.perpendicular_widths();
         let periodic = cell.periodic();
         let mut n = [1usize; 3];
@@ -32,7 +38,7 @@ impl Grid {
         let mut scale = [1.0; 3];
         for d in 0..3 {
             if periodic[d] {
-                let nd = ((widths[d] / r).floor() as usize).clamp(1, 1024);
+                let nd = ((widths[d] / bin).floor() as usize).clamp(1, 1024);
                 n[d] = nd;
                 scale[d] = nd as f64;
                 reach[d] = (r / (widths[d] / nd as f64)).ceil().max(1.0) as i64;
@@ -47,10 +53,11 @@ impl Grid {
                     b = 0.0;
                 }
                 lo[d] = a;
-                // Cells of width r along an open axis: fractional size r / width.
-                scale[d] = widths[d] / r;
+                // Cells of width `bin` along an open axis: fractional size bin / width.
+                scale[d] = widths[d] / bin;
                 n[d] = (((b - a) * scale[d]).floor() as usize + 1).min(1024);
-                reach[d] = 1;
+                // (Atoms past a capped grid share its last cell, which keeps them found.)
+                reach[d] = BINS_PER_RADIUS.ceil() as i64;
             }
         }
         Self {
@@ -231,6 +238,14 @@ impl VerletList {
                 as u32
         };
         let shift: Vec<DVec3> = images.iter().map(|&s| cell.shift_vector(s)).collect();
+        // Per axis, the cell at each offset from each cell with its image count (`None` off
+        // an open axis), looked up instead of divided out for every atom.
+        let g = &grid;
+        let axes: [Vec<Option<(usize, i64)>>; 3] = std::array::from_fn(|d| {
+            (0..g.n[d])
+                .flat_map(|c| (-reach[d]..=reach[d]).map(move |o| axis_cell(g, d, c, o)))
+                .collect()
+        });
         let pos: Vec<DVec3> = positions.iter().map(|&p| DVec3::from_array(p)).collect();
 
         // Atoms in fixed chunks; each chunk's lists are appended in order, so the result does
@@ -246,16 +261,19 @@ impl VerletList {
                     let before = pairs.len();
                     let ci = grid.coords(&frac[i]);
                     let xi = pos[i];
-                    for oz in -reach[2]..=reach[2] {
-                        let Some((cz, iz)) = axis_cell(&grid, 2, ci[2], oz) else {
+                    for oz in 0..span[2] {
+                        let Some((cz, iz)) = axes[2][ci[2] * span[2] as usize + oz as usize] else {
                             continue;
                         };
-                        for oy in -reach[1]..=reach[1] {
-                            let Some((cy, iy)) = axis_cell(&grid, 1, ci[1], oy) else {
+                        for oy in 0..span[1] {
+                            let Some((cy, iy)) = axes[1][ci[1] * span[1] as usize + oy as usize]
+                            else {
                                 continue;
                             };
-                            for ox in -reach[0]..=reach[0] {
-                                let Some((cx, ix)) = axis_cell(&grid, 0, ci[0], ox) else {
+                            for ox in 0..span[0] {
+                                let Some((cx, ix)) =
+                                    axes[0][ci[0] * span[0] as usize + ox as usize]
+                                else {
                                     continue;
                                 };
                                 let img = [ix, iy, iz];
@@ -263,13 +281,21 @@ impl VerletList {
                                 let s = image_index(img);
                                 let sv = shift[s as usize];
                                 let k = grid.index([cx, cy, cz]);
-                                for &j in &members[start[k]..start[k + 1]] {
+                                // Half list: each pair (i, j, image) once (j > i), and a
+                                // self-image pair once of its two directions. Members of a
+                                // cell are in increasing order, so the ones to skip come
+                                // first.
+                                let in_cell = &members[start[k]..start[k + 1]];
+                                if in_cell.last().is_none_or(|&j| (j as usize) < i) {
+                                    continue;
+                                }
+                                let from = if self_ok {
+                                    in_cell.partition_point(|&j| (j as usize) < i)
+                                } else {
+                                    in_cell.partition_point(|&j| (j as usize) <= i)
+                                };
+                                for &j in &in_cell[from..] {
                                     let ju = j as usize;
-                                    // Half list: each pair (i, j, image) once, and a self-image
-                                    // pair once of its two directions.
-                                    if ju < i || (ju == i && !self_ok) {
-                                        continue;
-                                    }
                                     let d = xi - (pos[ju] + sv);
                                     if d.length_squared() < r2 {
                                         pairs.push((j, s));

@@ -170,6 +170,9 @@ pub fn run(args: StudyArgs) -> Result<()> {
     }
 
     // Where the frames come from, validated before any heavy work.
+    // Frames of the melt stages show the starting crystal and the melt, not nucleation: the
+    // analysis of an MD study starts after them (unless [analysis] frames says otherwise).
+    let mut skip_frames = 0usize;
     let (traj, types, dt_ps, thermo, source, title_default) =
         match (&file.simulation, &file.trajectory) {
             (Some(_), Some(_)) => bail!(
@@ -191,6 +194,15 @@ pub fn run(args: StudyArgs) -> Result<()> {
                 let plan = Plan::parse(path, &sim_text)?;
                 let dump = dir.join(&plan.study.output.dump);
                 let dt = plan.dump_every as f64 * plan.dt;
+                let melt_steps: u64 = plan
+                    .stages
+                    .iter()
+                    .take_while(|s| matches!(s.stage, nucleate_md::protocol::Stage::Melt { .. }))
+                    .map(|s| s.steps)
+                    .sum();
+                if plan.dump_every > 0 {
+                    skip_frames = melt_steps.div_ceil(plan.dump_every) as usize;
+                }
                 anyhow::ensure!(
                     plan.dump_every > 0,
                     "{}: [simulation.output] dump_every_ps must be set for a study",
@@ -304,7 +316,11 @@ pub fn run(args: StudyArgs) -> Result<()> {
         );
         opt("--cutoff", a.cutoff.map(|v| v.to_string()));
         opt("--lattice-a", a.lattice_a.map(|v| v.to_string()));
-        opt("--frames", a.frames.clone());
+        let frames = a
+            .frames
+            .clone()
+            .or_else(|| (skip_frames > 0).then(|| format!("{skip_frames}:")));
+        opt("--frames", frames);
         if let Some(t) = &file.theory {
             opt("--dg", Some(t.dg_ev_per_a3.to_string()));
             opt("--gamma", Some(t.gamma_ev_per_a2.to_string()));

@@ -31,10 +31,38 @@ pub struct EamTables {
     cut: f64,
     /// Embedding function F(rho) per element.
     frho: Vec<Spline>,
-    /// Electron density f(r) contributed by an atom of each element.
-    rhor: Vec<Spline>,
-    /// r * phi(r) per unordered element pair, index `pair_index(i, j)`.
-    z2r: Vec<Spline>,
+    /// The value cubic of the electron density f(r) contributed by an atom of each element,
+    /// `[3..7]` of its spline, at `element * (nr + 1) + m`: all the density pass reads.
+    rho_value: Vec<[f64; 4]>,
+    /// What the force pass reads at one grid point of one element pair, packed together so a
+    /// lookup touches two cache lines; at `pair_index(i, j) * (nr + 1) + m`.
+    pair_coeffs: Vec<PairCoeffs>,
+    /// The derivative quadratic of each element's density, `[0..3]` of its spline, at
+    /// `element * (nr + 1) + m` (for pairs of unlike elements).
+    rho_slope: Vec<[f64; 3]>,
+}
+
+/// The spline pieces of one element pair (a >= b) at one grid point of r: derivative and
+/// value of r * phi(r), and the derivative of the density of a (all a pair of like atoms
+/// needs). 80 bytes, so the table of a one-element potential stays small in cache.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+struct PairCoeffs {
+    z2_slope: [f64; 3],
+    z2: [f64; 4],
+    rho_slope: [f64; 3],
+}
+
+/// Value of the cubic `[c3, c4, c5, c6]` of a spline piece at local coordinate p.
+#[inline(always)]
+fn cubic(c: &[f64; 4], p: f64) -> f64 {
+    ((c[0] * p + c[1]) * p + c[2]) * p + c[3]
+}
+
+/// Value of the quadratic `[c0, c1, c2]` (the derivative) of a spline piece at p.
+#[inline(always)]
+fn quadratic(c: &[f64; 3], p: f64) -> f64 {
+    (c[0] * p + c[1]) * p + c[2]
 }
 
 /// Index of the unordered pair (i, j) in the packed lower triangle.
@@ -117,8 +145,12 @@ fn grid_line(lines: &mut Lines) -> Result<(usize, f64, usize, f64, f64), MdError
     }
     let count = |s: &str, name: &str| -> Result<usize, MdError> {
         match s.parse::<usize>() {
-            Ok(n) if n >= 5 => Ok(n),
-            _ => Err(lines.err(format!("{name} must be an integer >= 5, found `{s}`"))),
+            // The force loop indexes the grid through i32.
+            Ok(n) if (5..i32::MAX as usize).contains(&n) => Ok(n),
+            _ => Err(lines.err(format!(
+                "{name} must be an integer from 5 to {}, found `{s}`",
+                i32::MAX - 1
+            ))),
         }
     };
     let real = |s: &str, name: &str| -> Result<f64, MdError> {
@@ -360,6 +392,25 @@ impl EamTables {
         rhor: Vec<Vec<f64>>,
         z2r: Vec<Vec<f64>>,
     ) -> Self {
+        let rhor: Vec<Spline> = rhor.iter().map(|f| spline(f, dr)).collect();
+        let z2r: Vec<Spline> = z2r.iter().map(|f| spline(f, dr)).collect();
+        let value = |c: &[f64; 7]| [c[3], c[4], c[5], c[6]];
+        let slope = |c: &[f64; 7]| [c[0], c[1], c[2]];
+        let rho_value = rhor.iter().flat_map(|s| s.iter().map(value)).collect();
+        let rho_slope = rhor.iter().flat_map(|s| s.iter().map(slope)).collect();
+        let mut pair_coeffs = vec![PairCoeffs::default(); z2r.len() * (nr + 1)];
+        for a in 0..elements.len() {
+            for b in 0..=a {
+                let k = pair_index(a, b);
+                for m in 0..=nr {
+                    pair_coeffs[k * (nr + 1) + m] = PairCoeffs {
+                        z2_slope: slope(&z2r[k][m]),
+                        z2: value(&z2r[k][m]),
+                        rho_slope: slope(&rhor[a][m]),
+                    };
+                }
+            }
+        }
         Self {
             elements,
             nrho,
@@ -369,8 +420,9 @@ impl EamTables {
             rhomax,
             cut,
             frho: frho.iter().map(|f| spline(f, drho)).collect(),
-            rhor: rhor.iter().map(|f| spline(f, dr)).collect(),
-            z2r: z2r.iter().map(|f| spline(f, dr)).collect(),
+            rho_value,
+            pair_coeffs,
+            rho_slope,
         }
     }
 
@@ -378,7 +430,9 @@ impl EamTables {
     #[inline(always)]
     fn locate_r(&self, r: f64) -> (usize, f64) {
         let p = r * self.rdr + 1.0;
-        let m = (p as usize).min(self.nr - 1);
+        // Through i32: a cheaper saturating conversion than to usize; r >= 0 and the grid
+        // has fewer than 2^31 points, so the index is the same.
+        let m = (p as i32).min(self.nr as i32 - 1) as usize;
         (m, (p - m as f64).min(1.0))
     }
 }
@@ -395,13 +449,12 @@ impl EamModel for EamTables {
     #[inline(always)]
     fn density(&self, si: usize, sj: usize, r: f64) -> (f64, f64) {
         let (m, p) = self.locate_r(r);
-        let c = &self.rhor[sj][m];
-        let from_j = ((c[3] * p + c[4]) * p + c[5]) * p + c[6];
+        let row = self.nr + 1;
+        let from_j = cubic(&self.rho_value[sj * row + m], p);
         if si == sj {
             return (from_j, from_j);
         }
-        let c = &self.rhor[si][m];
-        (from_j, ((c[3] * p + c[4]) * p + c[5]) * p + c[6])
+        (from_j, cubic(&self.rho_value[si * row + m], p))
     }
 
     #[inline(always)]
@@ -424,17 +477,19 @@ impl EamModel for EamTables {
     #[inline(always)]
     fn pair(&self, si: usize, sj: usize, r: f64) -> [f64; 4] {
         let (m, p) = self.locate_r(r);
-        let c = &self.rhor[si][m];
-        let rhoip = (c[0] * p + c[1]) * p + c[2];
-        let rhojp = if si == sj {
-            rhoip
+        let c = &self.pair_coeffs[pair_index(si, sj) * (self.nr + 1) + m];
+        let (rhoip, rhojp) = if si == sj {
+            let s = quadratic(&c.rho_slope, p);
+            (s, s)
         } else {
-            let c = &self.rhor[sj][m];
-            (c[0] * p + c[1]) * p + c[2]
+            let row = self.nr + 1;
+            (
+                quadratic(&self.rho_slope[si * row + m], p),
+                quadratic(&self.rho_slope[sj * row + m], p),
+            )
         };
-        let c = &self.z2r[pair_index(si, sj)][m];
-        let z2p = (c[0] * p + c[1]) * p + c[2];
-        let z2 = ((c[3] * p + c[4]) * p + c[5]) * p + c[6];
+        let z2p = quadratic(&c.z2_slope, p);
+        let z2 = cubic(&c.z2, p);
         let recip = 1.0 / r;
         let phi = z2 * recip;
         let phip = z2p * recip - phi * recip;
