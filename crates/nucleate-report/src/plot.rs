@@ -56,6 +56,8 @@ pub struct Chart {
     pub markers: Vec<Marker>,
     /// Logarithmic y axis.
     pub log_y: bool,
+    /// Legend in the lower left corner instead of the upper left (curves that peak early).
+    pub legend_bottom: bool,
 }
 
 const PALETTE: [RGBColor; 8] = [
@@ -234,7 +236,11 @@ impl Chart {
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperLeft)
+                .position(if self.legend_bottom {
+                    SeriesLabelPosition::LowerLeft
+                } else {
+                    SeriesLabelPosition::UpperLeft
+                })
                 .draw()?;
         }
         Ok(())

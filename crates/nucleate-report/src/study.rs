@@ -200,7 +200,7 @@ pub fn write_study_report(dir: &Path, input: &StudyReportInput) -> Result<(), Re
             if let (Some(k), Some(cl)) = (t.num(r, "track"), t.text(r, "class")) {
                 class_of.insert(k as usize, cl.to_string());
                 if t.num(r, "n_frames").unwrap_or(0.0) >= 2.0 {
-                    class_rows.push(r.clone());
+                    class_rows.push(r.iter().map(|c| short(c)).collect());
                 }
             }
         }

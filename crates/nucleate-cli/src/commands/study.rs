@@ -391,7 +391,8 @@ pub fn run(args: StudyArgs) -> Result<()> {
             crit_of.push(crit);
             results.push(serde_json::json!({ "profile": name, "r_star_a": crit.map(|c| c.0), "dg_star_ev": crit.map(|c| c.1) }));
         }
-        let r_max = if r_max > 0.0 { 2.5 * r_max } else { 30.0 };
+        // Out to where the flattest curve has clearly passed its maximum.
+        let r_max = if r_max > 0.0 { 1.6 * r_max } else { 30.0 };
         for ((name, p), crit) in curves.iter().zip(crit_of) {
             let pts = (1..=200).map(|i| {
                 let r = r_max * i as f64 / 200.0;
