@@ -1,19 +1,14 @@
 //! `nucleate order --chemical` and `nucleate nuclei --order sro` end to end on seeded FePt
 //! particles with planted nuclei, and their bad-input errors.
 
+mod common;
+use common::nucleate;
+
 use std::path::Path;
-use std::process::Command;
 
 use nucleate_core::io::write_frame;
 use nucleate_core::{Frame, SimBox};
 use nucleate_order::alloy_sro::synthetic::{particle, ParticleSpec, PlantedNucleus};
-
-fn nucleate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_nucleate"))
-        .args(args)
-        .output()
-        .expect("run nucleate")
-}
 
 /// A 2 nm-radius disordered FePt particle with a diffuse L1_0 nucleus (c along z, lambda 7 A)
 /// centred at (5, 0, 0).

@@ -1,16 +1,12 @@
 //! `nucleate barrier` against the closed forms of the OPG model and CNT.
 
+mod common;
+use common::nucleate;
+
 use std::f64::consts::PI;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn nucleate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nucleate"))
-        .args(args)
-        .output()
-        .expect("run nucleate")
-}
 
 fn json_of(out: &Output) -> Value {
     assert!(

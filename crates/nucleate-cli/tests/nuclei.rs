@@ -1,18 +1,7 @@
 //! `nucleate nuclei` / `nucleate track` end to end on the shipped droplet trajectory.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn nucleate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_nucleate"))
-        .args(args)
-        .output()
-        .expect("run nucleate")
-}
+mod common;
+use common::{nucleate, root};
 
 /// The droplet crystallises from one nucleus: the largest nucleus grows from tens of atoms to
 /// most of the particle (freud's largest solid cluster reaches ~1150 of 1601 atoms), every

@@ -1,19 +1,10 @@
 //! `nucleate order` end to end: the shipped droplet trajectory against freud's analysis of the
 //! same LAMMPS run, outputs read back, and bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::{nucleate, root};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn nucleate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_nucleate"))
-        .args(args)
-        .output()
-        .expect("run nucleate")
-}
+use std::path::Path;
 
 fn csv(path: &Path) -> Vec<Vec<String>> {
     std::fs::read_to_string(path)

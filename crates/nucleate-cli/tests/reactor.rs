@@ -1,15 +1,11 @@
 //! `nucleate spectra | size | saxs | kinetics`: outputs as cli.md names them, and bad input
 //! rejected with the file and line, exit code 1.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::nucleate;
 
-fn nucleate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nucleate"))
-        .args(args)
-        .output()
-        .expect("run nucleate")
-}
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

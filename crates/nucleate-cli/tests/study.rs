@@ -2,19 +2,10 @@
 //! report checked as a person would open it (every figure it references exists, every table has
 //! rows, nothing from the network), and `--resume` skipping finished stages.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::{nucleate, root};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn nucleate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_nucleate"))
-        .args(args)
-        .output()
-        .expect("run nucleate")
-}
+use std::path::Path;
 
 /// Every `src="..."` of the report exists beside it, every table has body rows, and the page
 /// loads nothing from elsewhere.
