@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Run mcsas3 and `nucleate saxs` on the same curve, contributions and repetitions; print
-both results and the speed ratio.
+both results, the population mean radii and volume fractions side by side (mcsas3's own
+volume-weighted histogramming on nucleate's population ranges), and the speed ratio.
 
     python3 -m venv /work/venv-reactor && /work/venv-reactor/bin/pip install mcsas3
     cargo build --release -p nucleate-cli
@@ -18,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 
-def run_mcsas3(path, rmin, rmax, contrib, reps, max_iter, ncores):
+def run_mcsas3(path, rmin, rmax, contrib, reps, max_iter, ncores, ranges):
+    from mcsas3.mc_analysis import McAnalysis
     from mcsas3.mc_data_1d import McData1D
     from mcsas3.mc_hat import McHat
 
@@ -53,7 +55,21 @@ def run_mcsas3(path, rmin, rmax, contrib, reps, max_iter, ncores):
                 elif name.endswith("parameterSet/radius") or name.endswith("parameterSet/radius/data"):
                     radii.append(np.array(obj).ravel())
         h5.visititems(visit)
-    return seconds, gofs, radii
+    # mcsas3's own volume-weighted histogramming over the same population ranges: per range,
+    # the volume fraction ("totalValue") and the mean radius, mean and std over repetitions.
+    hist = pd.DataFrame([
+        dict(parameter="radius", nBin=20, binScale="linear", presetRangeMin=a, presetRangeMax=b,
+             binWeighting="vol", autoRange=False)
+        for a, b in ranges
+    ])
+    modes = McAnalysis(out, mds.measData.copy(), hist, store=False)._averagedModes
+    pops = [
+        dict(mean_r=(modes.loc[i, ("mean", "valMean")], modes.loc[i, ("mean", "valStd")]),
+             volume_fraction=(modes.loc[i, ("totalValue", "valMean")],
+                              modes.loc[i, ("totalValue", "valStd")]))
+        for i in range(len(ranges))
+    ]
+    return seconds, gofs, radii, pops
 
 
 def run_nucleate(binary, path, rmin, rmax, contrib, reps, max_iter, seed):
@@ -88,13 +104,27 @@ def main():
     for p in summary["populations"]:
         print(f"  {p['r_from_nm']:.2f}-{p['r_to_nm']:.2f} nm: mean r {p['mean_r_nm'][0]:.3f} +- "
               f"{p['mean_r_nm'][1]:.3f} nm, volume fraction {p['volume_fraction'][0]:.4g}")
-    t_mc, gofs, radii = run_mcsas3(a.input, a.r_min_nm, a.r_max_nm, a.contributions, a.repetitions,
-                                   a.max_iterations, a.cores)
+    ranges = [(p["r_from_nm"], p["r_to_nm"]) for p in summary["populations"]]
+    t_mc, gofs, radii, pops = run_mcsas3(a.input, a.r_min_nm, a.r_max_nm, a.contributions,
+                                         a.repetitions, a.max_iterations, a.cores, ranges)
     print(f"mcsas3:        {t_mc:.2f} s wall, gof per repetition {['%.3f' % g for g in gofs]}")
     for r in radii:
         lo, hi = r[r < a.split_nm], r[r >= a.split_nm]
-        print(f"  volume-weighted mean r: below {a.split_nm} nm {lo.mean() if lo.size else float('nan'):.3f} nm "
+        print(f"  contribution mean r: below {a.split_nm} nm {lo.mean() if lo.size else float('nan'):.3f} nm "
               f"({lo.size} contributions), above {hi.mean() if hi.size else float('nan'):.3f} nm ({hi.size})")
+    # Side by side on the same ranges. Volume fractions are absolute only if the intensity
+    # is on an absolute scale; mcsas3 assumes a contrast of 1e-6 1/A^2 (sld 2 vs 1) and
+    # sasmodels' units, so compare their ratios between populations rather than their values.
+    print("population (nm) | mean r nucleate | mean r mcsas3 | vol. frac. nucleate | vol. frac. mcsas3")
+    for p, m in zip(summary["populations"], pops):
+        print(f"{p['r_from_nm']:6.2f}-{p['r_to_nm']:<6.2f} | {p['mean_r_nm'][0]:.3f} +- {p['mean_r_nm'][1]:.3f} | "
+              f"{m['mean_r'][0]:.3f} +- {m['mean_r'][1]:.3f} | {p['volume_fraction'][0]:.4g} +- "
+              f"{p['volume_fraction'][1]:.2g} | {m['volume_fraction'][0]:.4g} +- {m['volume_fraction'][1]:.2g}")
+    if len(pops) >= 2:
+        ours = [p["volume_fraction"][0] for p in summary["populations"]]
+        theirs = [m["volume_fraction"][0] for m in pops]
+        print(f"volume-fraction ratio first/second population: nucleate {ours[0] / ours[1]:.3f}, "
+              f"mcsas3 {theirs[0] / theirs[1]:.3f}")
     print(f"speed ratio (mcsas3 / nucleate): {t_mc / t_ours:.1f}x")
 
 

@@ -79,7 +79,8 @@ pub enum Baseline {
     /// Leave the spectrum as it is.
     None,
     /// Fit A = a L^-b on wavelengths >= `from_nm` (the transparent long-wave side) and
-    /// subtract it everywhere (Rayleigh-like scattering). `None` uses the longest 20 %.
+    /// subtract it everywhere (Rayleigh-like scattering). `None` starts beyond the
+    /// longest-wavelength absorption feature ([`transparent_from_nm`]).
     PowerLaw {
         /// Start of the fitted region (nm).
         from_nm: Option<f64>,
@@ -88,7 +89,8 @@ pub enum Baseline {
     Polynomial {
         /// Polynomial degree.
         degree: usize,
-        /// Start of the fitted region (nm); `None` uses the longest 20 %.
+        /// Start of the fitted region (nm); `None` starts beyond the longest-wavelength
+        /// absorption feature ([`transparent_from_nm`]).
         from_nm: Option<f64>,
     },
 }
@@ -263,9 +265,72 @@ fn least_squares(a: DMatrix<f64>, b: DVector<f64>) -> Option<DVector<f64>> {
     a.svd(true, true).solve(&b, 1e-12).ok()
 }
 
+/// Start (nm) of the transparent long-wave side: beyond the longest-wavelength significant
+/// absorption feature (peak or edge) of the smoothed spectrum. A fixed window such as the
+/// longest 20 % fails whenever a nanocrystal peak reaches into it, since the fit then lifts
+/// the baseline under the peak and distorts everything to the blue.
+///
+/// A feature is a second-derivative minimum at least 5 % as deep as the deepest one and five
+/// times the noise (the scattering background is convex, so it adds no minima). For a Gaussian of width sigma the
+/// second derivative crosses zero at centre + sigma, and by centre + 4 sigma, where the fit
+/// starts, the peak has decayed to 3e-4 of its height (at 3 sigma its 1 % tail can still
+/// match a weak scattering background and tilt the extrapolated power law badly). When less than 5 % of the range (or
+/// fewer than 8 points) would remain, the longest 20 % is used.
+pub fn transparent_from_nm(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len();
+    let span = x[n - 1] - x[0];
+    let fallback = x[0] + 0.8 * span;
+    if n < 16 {
+        return fallback;
+    }
+    let h = span / (n - 1) as f64;
+    // About 16 nm of smoothing: only the extent of the reddest feature matters here, and a
+    // wide window keeps noise wiggles of the second derivative small.
+    let m = ((8.0 / h).round() as usize).clamp(3, n / 4);
+    let d2 = savitzky_golay(y, m, 4, 2, h);
+    // Noise of the second derivative, from the noise of y (robust scale of its second
+    // differences, which a smooth spectrum barely contributes to) times the filter's gain.
+    let mut dd: Vec<f64> = y
+        .windows(3)
+        .map(|w| (w[0] - 2.0 * w[1] + w[2]).abs())
+        .collect();
+    dd.sort_by(f64::total_cmp);
+    let sigma_y = 1.4826 * dd[dd.len() / 2] / 6.0_f64.sqrt();
+    let gain = savgol_weights(m, 4, 2)[m]
+        .iter()
+        .map(|w| w * w)
+        .sum::<f64>()
+        .sqrt();
+    let noise_d2 = sigma_y * gain / (h * h);
+    let interior = m..n - m;
+    let deepest = interior.clone().map(|i| -d2[i]).fold(0.0_f64, f64::max);
+    let threshold = (0.05 * deepest).max(5.0 * noise_d2);
+    if deepest <= threshold {
+        return fallback;
+    }
+    let Some(last) = interior
+        .clone()
+        .rev()
+        .find(|&i| d2[i] <= -threshold && d2[i] <= d2[i - 1] && d2[i] <= d2[i + 1])
+    else {
+        return fallback;
+    };
+    let Some(zero) = (last..n).find(|&i| d2[i] >= 0.0) else {
+        return fallback;
+    };
+    let sigma = (x[zero] - x[last]).max(h);
+    let from = x[last] + 4.0 * sigma;
+    let remaining = x.iter().filter(|&&v| v >= from).count();
+    if remaining < 8 || x[n - 1] - from < 0.05 * span {
+        fallback
+    } else {
+        from
+    }
+}
+
 /// Subtract the baseline from `y` (wavelengths `x`).
 pub fn remove_baseline(x: &[f64], y: &[f64], baseline: Baseline) -> Vec<f64> {
-    let start = |from: Option<f64>| from.unwrap_or(x[0] + 0.8 * (x[x.len() - 1] - x[0]));
+    let start = |from: Option<f64>| from.unwrap_or_else(|| transparent_from_nm(x, y));
     match baseline {
         Baseline::None => y.to_vec(),
         Baseline::PowerLaw { from_nm } => {

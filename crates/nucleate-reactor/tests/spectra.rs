@@ -112,3 +112,61 @@ fn savitzky_golay_is_exact_on_polynomials() {
         assert!((s2[i] - d2[i]).abs() < 1e-8, "{i}: {} vs {}", s2[i], d2[i]);
     }
 }
+
+#[test]
+fn default_baseline_finds_every_family_when_the_nc_peak_reaches_the_red_end() {
+    // The NC peaks (FWHM 40 nm, up to 560 nm) reach well into the longest 20 % of the
+    // 300-650 nm range (580-650 nm); the default baseline must still give every planted
+    // family within 1 nm (the grid step is 0.5 nm, refined to a fraction of it).
+    let (spectra, _) = series();
+    let (_, peaks) = analyse(&spectra, &SpectraParams::default());
+    for k in 0..spectra.names.len() {
+        for &(x, _) in &FAMILIES {
+            assert!(
+                peaks.iter().any(|p| p.spectrum == k
+                    && p.kind == PeakKind::Msc
+                    && (p.wavelength_nm - x).abs() <= 1.0),
+                "spectrum {k}: no MSC peak within 1 nm of {x}: {peaks:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn default_baseline_starts_beyond_the_reddest_peak() {
+    // One Gaussian at 560 nm, FWHM 40 nm (sigma 17 nm), on 0.05 (L/400)^-4: the fitted
+    // region must start near the peak's 4-sigma tail (628 nm; sigma is estimated from the
+    // smoothed second derivative's zero crossing, within 10 %) and leave room to fit.
+    let wl: Vec<f64> = (0..=700).map(|i| 300.0 + 0.5 * i as f64).collect();
+    let y = synthetic_spectrum(&wl, &[(560.0, 40.0, 0.3)], (0.05, 4.0), 3e-4, 7);
+    let from = nucleate_reactor::uvvis::transparent_from_nm(&wl, &y);
+    assert!((621.0..=640.0).contains(&from), "fit starts at {from} nm");
+    // Corrected absorbance on the transparent side is zero to within a few noise sigmas.
+    let corrected = nucleate_reactor::uvvis::remove_baseline(
+        &wl,
+        &y,
+        nucleate_reactor::uvvis::Baseline::PowerLaw { from_nm: None },
+    );
+    let peak_at = |l: f64| corrected[((l - 300.0) / 0.5) as usize];
+    assert!((peak_at(560.0) - 0.3).abs() < 0.01, "{}", peak_at(560.0));
+}
+
+#[test]
+fn shipped_example_gives_all_families_with_defaults() {
+    // examples/reactor/spectra.csv plants CdSe-380/403/437 in four spectra with an NC peak
+    // shifting 500 -> 560 nm (see examples/make_examples.rs).
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/reactor/spectra.csv");
+    let spectra = nucleate_reactor::uvvis::read_spectra(&path).unwrap();
+    let (_, peaks) = analyse(&spectra, &SpectraParams::default());
+    let msc: Vec<_> = peaks.iter().filter(|p| p.kind == PeakKind::Msc).collect();
+    assert_eq!(msc.len(), 12, "{msc:#?}");
+    for p in msc {
+        assert!(
+            FAMILIES
+                .iter()
+                .any(|&(x, _)| (p.wavelength_nm - x).abs() <= 1.0),
+            "{p:?}"
+        );
+    }
+}

@@ -50,8 +50,8 @@ pub struct SpectraArgs {
     /// Baseline: power (scattering a L^-b), poly:DEGREE, or none.
     #[arg(long, default_value = "power")]
     pub baseline: String,
-    /// Start of the transparent long-wave region used for the baseline (nm; default: the
-    /// longest 20 % of the range).
+    /// Start of the transparent long-wave region used for the baseline (nm; default: 4 sigma
+    /// beyond the longest-wavelength absorption feature, else the longest 20 % of the range).
     #[arg(long, value_name = "NM")]
     pub baseline_from_nm: Option<f64>,
     /// Savitzky-Golay window (nm).
