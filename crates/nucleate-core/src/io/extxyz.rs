@@ -23,8 +23,8 @@ use crate::cell::SimBox;
 use crate::error::CoreError;
 use crate::frame::{Frame, PropertyValues};
 use crate::io::text::{
-    is_blank, order_by_id, parse_f64, parse_i64, parse_u64, place, show, write_f64, Input,
-    LineReader, Tokens, MAX_PREALLOC,
+    is_blank, order_by_id, parse_f64, parse_i64, parse_u64, place, show, write_f64, FrameCursor,
+    Input, Tokens, MAX_PREALLOC,
 };
 
 /// Element symbols by atomic number (index 0 unused), for files that give `Z` instead of
@@ -67,10 +67,7 @@ enum Builder {
 
 /// An extended XYZ file read frame by frame.
 pub struct ExtXyzReader<R = Input> {
-    lines: LineReader<R>,
-    path: PathBuf,
-    frame: usize,
-    failed: bool,
+    cur: FrameCursor<R>,
 }
 
 impl ExtXyzReader<Input> {
@@ -85,44 +82,26 @@ impl<R: BufRead> ExtXyzReader<R> {
     /// A reader of `input`; `path` names it in error messages.
     pub fn new(input: R, path: impl Into<PathBuf>) -> Self {
         Self {
-            lines: LineReader::new(input),
-            path: path.into(),
-            frame: 0,
-            failed: false,
+            cur: FrameCursor::new(input, path.into()),
         }
     }
 
     /// 0-based index of the next frame.
     pub fn frame_index(&self) -> usize {
-        self.frame
+        self.cur.frame
     }
 
+    /// Byte offset and number of lines before the next frame.
     pub(crate) fn byte_position(&self) -> (u64, u64) {
-        (self.lines.offset(), self.lines.line())
+        self.cur.byte_position()
     }
 
     pub(crate) fn input_mut(&mut self) -> &mut R {
-        self.lines.inner_mut()
+        self.cur.lines.inner_mut()
     }
 
     pub(crate) fn set_position(&mut self, offset: u64, line: u64, frame: usize) {
-        self.lines.reset_position(offset, line);
-        self.frame = frame;
-        self.failed = false;
-    }
-
-    fn err(&self, message: impl Into<String>) -> CoreError {
-        CoreError::format(
-            place(&self.path, Some(self.lines.line()), Some(self.frame)),
-            message,
-        )
-    }
-
-    fn io_err(&self, e: std::io::Error) -> CoreError {
-        CoreError::format(
-            place(&self.path, Some(self.lines.line() + 1), Some(self.frame)),
-            format!("read error: {e}"),
-        )
+        self.cur.set_position(offset, line, frame)
     }
 
     /// The next frame, `None` at the end of the file. After an error the reader stops.
@@ -136,7 +115,7 @@ impl<R: BufRead> ExtXyzReader<R> {
     }
 
     fn step(&mut self, parse: bool) -> Option<Result<Option<Frame>, CoreError>> {
-        if self.failed {
+        if self.cur.failed {
             return None;
         }
         let out = match self.read_count() {
@@ -152,11 +131,11 @@ impl<R: BufRead> ExtXyzReader<R> {
         };
         match out {
             Ok(f) => {
-                self.frame += 1;
+                self.cur.frame += 1;
                 Some(Ok(f))
             }
             Err(e) => {
-                self.failed = true;
+                self.cur.failed = true;
                 Some(Err(e))
             }
         }
@@ -165,10 +144,10 @@ impl<R: BufRead> ExtXyzReader<R> {
     /// The atom-count line; `None` at the end of the file (blank lines before it are passed).
     fn read_count(&mut self) -> Result<Option<usize>, CoreError> {
         loop {
-            let line = match self.lines.next_line() {
+            let line = match self.cur.lines.next_line() {
                 Ok(None) => return Ok(None),
                 Ok(Some(l)) => l,
-                Err(e) => return Err(self.io_err(e)),
+                Err(e) => return Err(self.cur.io_err(e)),
             };
             if is_blank(line) {
                 continue;
@@ -180,7 +159,7 @@ impl<R: BufRead> ExtXyzReader<R> {
                 (Some(n), None) => Ok(Some(n)),
                 _ => {
                     let shown = show(line);
-                    Err(self.err(format!(
+                    Err(self.cur.err(format!(
                         "expected the number of atoms of a frame, found `{shown}`"
                     )))
                 }
@@ -190,23 +169,23 @@ impl<R: BufRead> ExtXyzReader<R> {
 
     fn skip_body(&mut self, n: usize) -> Result<(), CoreError> {
         let want = (n as u64).saturating_add(1);
-        match self.lines.skip_lines(want) {
+        match self.cur.lines.skip_lines(want) {
             Ok(k) if k == want => Ok(()),
-            Ok(k) => Err(self.err(format!(
+            Ok(k) => Err(self.cur.err(format!(
                 "truncated frame: {n} atoms announced but the file ends after {} atom lines",
                 k.saturating_sub(1)
             ))),
-            Err(e) => Err(self.io_err(e)),
+            Err(e) => Err(self.cur.io_err(e)),
         }
     }
 
     fn read_body(&mut self, n: usize) -> Result<Frame, CoreError> {
-        let comment = match self.lines.next_line() {
+        let comment = match self.cur.lines.next_line() {
             Ok(Some(l)) => String::from_utf8_lossy(l).into_owned(),
-            Ok(None) => return Err(self.err("truncated frame: the comment line is missing")),
-            Err(e) => return Err(self.io_err(e)),
+            Ok(None) => return Err(self.cur.err("truncated frame: the comment line is missing")),
+            Err(e) => return Err(self.cur.io_err(e)),
         };
-        let pairs = parse_comment(&comment).map_err(|m| self.err(m))?;
+        let pairs = parse_comment(&comment).map_err(|m| self.cur.err(m))?;
         let mut lattice = None;
         let mut origin = [0.0; 3];
         let mut pbc = None;
@@ -219,7 +198,8 @@ impl<R: BufRead> ExtXyzReader<R> {
                     let x = numbers(&v)
                         .filter(|x| x.len() == 9 && x.iter().all(|v| v.is_finite()))
                         .ok_or_else(|| {
-                            self.err(format!("Lattice `{v}` must be 9 finite numbers"))
+                            self.cur
+                                .err(format!("Lattice `{v}` must be 9 finite numbers"))
                         })?;
                     lattice = Some([[x[0], x[1], x[2]], [x[3], x[4], x[5]], [x[6], x[7], x[8]]]);
                 }
@@ -227,13 +207,15 @@ impl<R: BufRead> ExtXyzReader<R> {
                     let x = numbers(&v)
                         .filter(|x| x.len() == 3 && x.iter().all(|v| v.is_finite()))
                         .ok_or_else(|| {
-                            self.err(format!("Origin `{v}` must be 3 finite numbers"))
+                            self.cur
+                                .err(format!("Origin `{v}` must be 3 finite numbers"))
                         })?;
                     origin = [x[0], x[1], x[2]];
                 }
                 "pbc" => {
                     pbc = Some(parse_pbc(&v).ok_or_else(|| {
-                        self.err(format!("pbc `{v}` must be three of T/F (e.g. \"T T F\")"))
+                        self.cur
+                            .err(format!("pbc `{v}` must be three of T/F (e.g. \"T T F\")"))
                     })?);
                 }
                 "properties" => properties = v,
@@ -247,7 +229,7 @@ impl<R: BufRead> ExtXyzReader<R> {
                 }
             }
         }
-        let schema = parse_properties(&properties).map_err(|m| self.err(m))?;
+        let schema = parse_properties(&properties).map_err(|m| self.cur.err(m))?;
 
         // Atom lines.
         let cap = n.min(MAX_PREALLOC);
@@ -269,16 +251,16 @@ impl<R: BufRead> ExtXyzReader<R> {
             })
             .collect();
         let ncols = schema.roles.len();
-        let first_line = self.lines.line() + 1;
+        let first_line = self.cur.lines.line() + 1;
         for i in 0..n {
-            let line = match self.lines.next_line() {
+            let line = match self.cur.lines.next_line() {
                 Ok(Some(l)) => l,
                 Ok(None) => {
-                    return Err(self.err(format!(
+                    return Err(self.cur.err(format!(
                     "truncated frame: {n} atoms announced but the file ends after {i} atom lines"
                 )))
                 }
-                Err(e) => return Err(self.io_err(e)),
+                Err(e) => return Err(self.cur.io_err(e)),
             };
             let mut pos = [0.0; 3];
             let mut k = 0;
@@ -348,16 +330,16 @@ impl<R: BufRead> ExtXyzReader<R> {
                     col + 1,
                     schema.column_names[col]
                 );
-                return Err(self.err(msg));
+                return Err(self.cur.err(msg));
             }
             if k != ncols {
                 let found = if k > ncols { k + toks.count() } else { k };
-                return Err(self.err(format!(
+                return Err(self.cur.err(format!(
                     "atom line has {found} values, Properties `{properties}` names {ncols} columns"
                 )));
             }
             if names.len() > u16::MAX as usize {
-                return Err(self.err("more than 65535 distinct species"));
+                return Err(self.cur.err("more than 65535 distinct species"));
             }
             positions.push(pos);
         }
@@ -433,7 +415,10 @@ impl<R: BufRead> ExtXyzReader<R> {
     }
 
     fn err_at(&self, line: u64, message: impl Into<String>) -> CoreError {
-        CoreError::format(place(&self.path, Some(line), Some(self.frame)), message)
+        CoreError::format(
+            place(&self.cur.path, Some(line), Some(self.cur.frame)),
+            message,
+        )
     }
 }
 

@@ -26,7 +26,7 @@ use crate::error::CoreError;
 use crate::frame::{Frame, PropertyValues};
 use crate::io::text::{
     is_blank, order_by_id, parse_f64, parse_i64, parse_u64, place, show, write_f64, BlockEnd,
-    Input, LineBlock, LineReader, SpeciesTable, Tokens,
+    FrameCursor, Input, LineBlock, SpeciesTable, Tokens,
 };
 
 /// What a column of `ITEM: ATOMS` holds.
@@ -60,13 +60,10 @@ struct Header {
 
 /// A LAMMPS text dump read frame by frame; memory is bounded by one frame.
 pub struct DumpReader<R = Input> {
-    lines: LineReader<R>,
+    cur: FrameCursor<R>,
     /// The atom lines of the frame being read, in segments, reused from frame to frame.
     blocks: Vec<LineBlock>,
-    path: PathBuf,
     types: Option<Vec<String>>,
-    frame: usize,
-    failed: bool,
 }
 
 impl DumpReader<Input> {
@@ -82,53 +79,33 @@ impl<R: BufRead> DumpReader<R> {
     /// A reader of `input`; `path` names it in error messages.
     pub fn new(input: R, path: impl Into<PathBuf>, types: Option<Vec<String>>) -> Self {
         Self {
-            lines: LineReader::new(input),
+            cur: FrameCursor::new(input, path.into()),
             blocks: Vec::new(),
-            path: path.into(),
             types,
-            frame: 0,
-            failed: false,
         }
     }
 
     /// 0-based index of the next frame.
     pub fn frame_index(&self) -> usize {
-        self.frame
+        self.cur.frame
     }
 
     /// Byte offset and number of lines before the next frame.
     pub(crate) fn byte_position(&self) -> (u64, u64) {
-        (self.lines.offset(), self.lines.line())
+        self.cur.byte_position()
     }
 
     pub(crate) fn input_mut(&mut self) -> &mut R {
-        self.lines.inner_mut()
+        self.cur.lines.inner_mut()
     }
 
-    /// After the input was moved to the start of frame `frame` at `offset`, after `line` lines.
     pub(crate) fn set_position(&mut self, offset: u64, line: u64, frame: usize) {
-        self.lines.reset_position(offset, line);
-        self.frame = frame;
-        self.failed = false;
-    }
-
-    fn err(&self, message: impl Into<String>) -> CoreError {
-        CoreError::format(
-            place(&self.path, Some(self.lines.line()), Some(self.frame)),
-            message,
-        )
-    }
-
-    fn io_err(&self, e: std::io::Error) -> CoreError {
-        CoreError::format(
-            place(&self.path, Some(self.lines.line() + 1), Some(self.frame)),
-            format!("read error: {e}"),
-        )
+        self.cur.set_position(offset, line, frame)
     }
 
     /// The next frame, `None` at the end of the file. After an error the reader stops.
     pub fn read_frame(&mut self) -> Option<Result<Frame, CoreError>> {
-        if self.failed {
+        if self.cur.failed {
             return None;
         }
         let out = match self.read_header() {
@@ -138,11 +115,11 @@ impl<R: BufRead> DumpReader<R> {
         };
         match out {
             Ok(f) => {
-                self.frame += 1;
+                self.cur.frame += 1;
                 Some(Ok(f))
             }
             Err(e) => {
-                self.failed = true;
+                self.cur.failed = true;
                 Some(Err(e))
             }
         }
@@ -151,28 +128,28 @@ impl<R: BufRead> DumpReader<R> {
     /// Skip the next frame: its header is read, its atom lines are passed over without being
     /// parsed. `None` at the end of the file.
     pub fn skip_frame(&mut self) -> Option<Result<(), CoreError>> {
-        if self.failed {
+        if self.cur.failed {
             return None;
         }
         let out = match self.read_header() {
             Ok(None) => return None,
-            Ok(Some(h)) => match self.lines.skip_lines(h.n_atoms as u64) {
+            Ok(Some(h)) => match self.cur.lines.skip_lines(h.n_atoms as u64) {
                 Ok(k) if k == h.n_atoms as u64 => Ok(()),
-                Ok(k) => Err(self.err(format!(
+                Ok(k) => Err(self.cur.err(format!(
                     "truncated frame: NUMBER OF ATOMS is {} but the file ends after {k} atom lines",
                     h.n_atoms
                 ))),
-                Err(e) => Err(self.io_err(e)),
+                Err(e) => Err(self.cur.io_err(e)),
             },
             Err(e) => Err(e),
         };
         match out {
             Ok(()) => {
-                self.frame += 1;
+                self.cur.frame += 1;
                 Some(Ok(()))
             }
             Err(e) => {
-                self.failed = true;
+                self.cur.failed = true;
                 Some(Err(e))
             }
         }
@@ -181,11 +158,11 @@ impl<R: BufRead> DumpReader<R> {
     /// The next non-blank line as an owned string, or `None` at the end of the file.
     fn owned_line(&mut self) -> Result<Option<String>, CoreError> {
         loop {
-            match self.lines.next_line() {
+            match self.cur.lines.next_line() {
                 Ok(None) => return Ok(None),
                 Ok(Some(l)) if is_blank(l) => continue,
                 Ok(Some(l)) => return Ok(Some(String::from_utf8_lossy(l).trim().to_string())),
-                Err(e) => return Err(self.io_err(e)),
+                Err(e) => return Err(self.cur.io_err(e)),
             }
         }
     }
@@ -194,7 +171,7 @@ impl<R: BufRead> DumpReader<R> {
     fn value_line(&mut self, item: &str) -> Result<String, CoreError> {
         match self.owned_line()? {
             Some(l) if !l.starts_with("ITEM:") => Ok(l),
-            _ => Err(self.err(format!("`ITEM: {item}` has no value line"))),
+            _ => Err(self.cur.err(format!("`ITEM: {item}` has no value line"))),
         }
     }
 
@@ -209,12 +186,12 @@ impl<R: BufRead> DumpReader<R> {
         let mut info = Vec::new();
         loop {
             let Some(item) = line.strip_prefix("ITEM:") else {
-                let hint = if self.frame > 0 {
+                let hint = if self.cur.frame > 0 {
                     " (more atom lines than NUMBER OF ATOMS in the previous frame?)"
                 } else {
                     ""
                 };
-                return Err(self.err(format!(
+                return Err(self.cur.err(format!(
                     "expected an `ITEM:` line, found `{}`{hint}",
                     show(line.as_bytes())
                 )));
@@ -224,7 +201,7 @@ impl<R: BufRead> DumpReader<R> {
                 let v = self.value_line(item)?;
                 let tok = v.split_ascii_whitespace().next().unwrap_or("");
                 timestep = Some(parse_u64(tok.as_bytes()).ok_or_else(|| {
-                    self.err(format!(
+                    self.cur.err(format!(
                         "TIMESTEP `{}` is not a non-negative integer",
                         show(tok.as_bytes())
                     ))
@@ -237,7 +214,7 @@ impl<R: BufRead> DumpReader<R> {
                 let n = parse_u64(v.as_bytes())
                     .and_then(|n| usize::try_from(n).ok())
                     .ok_or_else(|| {
-                        self.err(format!(
+                        self.cur.err(format!(
                             "NUMBER OF ATOMS `{}` is not a non-negative integer",
                             show(v.as_bytes())
                         ))
@@ -247,9 +224,9 @@ impl<R: BufRead> DumpReader<R> {
                 cell = Some(self.read_box(flags)?);
             } else if let Some(cols) = item.strip_prefix("ATOMS") {
                 let n_atoms = n_atoms
-                    .ok_or_else(|| self.err("`ITEM: ATOMS` before `ITEM: NUMBER OF ATOMS`"))?;
+                    .ok_or_else(|| self.cur.err("`ITEM: ATOMS` before `ITEM: NUMBER OF ATOMS`"))?;
                 let cell =
-                    cell.ok_or_else(|| self.err("`ITEM: ATOMS` before `ITEM: BOX BOUNDS`"))?;
+                    cell.ok_or_else(|| self.cur.err("`ITEM: ATOMS` before `ITEM: BOX BOUNDS`"))?;
                 let columns: Vec<String> =
                     cols.split_ascii_whitespace().map(String::from).collect();
                 let (roles, extras, scaled) = self.assign_columns(&columns)?;
@@ -264,11 +241,17 @@ impl<R: BufRead> DumpReader<R> {
                     info,
                 }));
             } else {
-                return Err(self.err(format!("unknown item `ITEM: {}`", show(item.as_bytes()))));
+                return Err(self
+                    .cur
+                    .err(format!("unknown item `ITEM: {}`", show(item.as_bytes()))));
             }
             line = match self.owned_line()? {
                 Some(l) => l,
-                None => return Err(self.err("truncated frame: the file ends before `ITEM: ATOMS`")),
+                None => {
+                    return Err(self
+                        .cur
+                        .err("truncated frame: the file ends before `ITEM: ATOMS`"))
+                }
             };
         }
     }
@@ -289,7 +272,7 @@ impl<R: BufRead> DumpReader<R> {
             0 => [true; 3],
             3 => [words[0] == "pp", words[1] == "pp", words[2] == "pp"],
             _ => {
-                return Err(self.err(format!(
+                return Err(self.cur.err(format!(
                     "BOX BOUNDS flags `{}`: expected three boundary flags like `pp pp ff`",
                     flags.trim()
                 )))
@@ -298,12 +281,14 @@ impl<R: BufRead> DumpReader<R> {
         let want = [2, 3, 4][kind];
         let mut rows = [[0.0f64; 4]; 3];
         for (d, row) in rows.iter_mut().enumerate() {
-            let line = match self.lines.next_line() {
+            let line = match self.cur.lines.next_line() {
                 Ok(Some(l)) => l,
                 Ok(None) => {
-                    return Err(self.err("truncated frame: BOX BOUNDS needs three lines"));
+                    return Err(self
+                        .cur
+                        .err("truncated frame: BOX BOUNDS needs three lines"));
                 }
-                Err(e) => return Err(self.io_err(e)),
+                Err(e) => return Err(self.cur.io_err(e)),
             };
             let mut n = 0;
             let mut bad = None;
@@ -317,10 +302,12 @@ impl<R: BufRead> DumpReader<R> {
                 n += 1;
             }
             if let Some(tok) = bad {
-                return Err(self.err(format!("box bound `{tok}` is not a finite number")));
+                return Err(self
+                    .cur
+                    .err(format!("box bound `{tok}` is not a finite number")));
             }
             if n != want {
-                return Err(self.err(format!(
+                return Err(self.cur.err(format!(
                     "BOX BOUNDS line {} has {n} numbers, expected {want}",
                     d + 1
                 )));
@@ -353,7 +340,7 @@ impl<R: BufRead> DumpReader<R> {
                 periodic,
             ),
         };
-        result.map_err(|e| self.err(format!("BOX BOUNDS: {e}")))
+        result.map_err(|e| self.cur.err(format!("BOX BOUNDS: {e}")))
     }
 
     /// Roles of the `ITEM: ATOMS` columns, the extra properties, and whether positions are
@@ -365,7 +352,9 @@ impl<R: BufRead> DumpReader<R> {
     ) -> Result<(Vec<Role>, Vec<(String, usize)>, bool), CoreError> {
         for (i, c) in columns.iter().enumerate() {
             if columns[..i].contains(c) {
-                return Err(self.err(format!("column `{c}` appears twice in `ITEM: ATOMS`")));
+                return Err(self
+                    .cur
+                    .err(format!("column `{c}` appears twice in `ITEM: ATOMS`")));
             }
         }
         const SETS: [([&str; 3], bool); 4] = [
@@ -378,7 +367,7 @@ impl<R: BufRead> DumpReader<R> {
             .iter()
             .find(|(names, _)| names.iter().all(|n| columns.iter().any(|c| c == n)))
             .ok_or_else(|| {
-                self.err(
+                self.cur.err(
                     "no position columns in `ITEM: ATOMS` (need x y z, xu yu zu, xs ys zs or xsu ysu zsu)",
                 )
             })?;
@@ -445,7 +434,7 @@ impl<R: BufRead> DumpReader<R> {
     /// place where reading stopped wins over the reason it stopped.
     fn read_atom_lines(&mut self, h: &Header, seg: usize) -> Result<AtomColumns, CoreError> {
         let n = h.n_atoms;
-        let first_line = self.lines.line() + 1;
+        let first_line = self.cur.lines.line() + 1;
         let seg = seg.max(1);
         let n_segs = n.div_ceil(seg).max(1);
         let mut blocks = std::mem::take(&mut self.blocks);
@@ -456,7 +445,7 @@ impl<R: BufRead> DumpReader<R> {
         parsed.resize_with(n_segs, || None);
         let mut end = Ok(BlockEnd::Complete);
         let mut n_read = 0usize;
-        let lines = &mut self.lines;
+        let lines = &mut self.cur.lines;
         if n_segs == 1 {
             end = lines.read_block(n, b"ITEM:", &mut blocks[0]);
             n_read = blocks[0].len();
@@ -482,7 +471,11 @@ impl<R: BufRead> DumpReader<R> {
                 Ok(c) => parts.push(c),
                 Err((i, msg)) => {
                     return Err(CoreError::format(
-                        place(&self.path, Some(first_line + i as u64), Some(self.frame)),
+                        place(
+                            &self.cur.path,
+                            Some(first_line + i as u64),
+                            Some(self.cur.frame),
+                        ),
                         msg,
                     ))
                 }
@@ -491,20 +484,20 @@ impl<R: BufRead> DumpReader<R> {
         match end {
             Ok(BlockEnd::Complete) => {}
             Ok(BlockEnd::Eof) => {
-                return Err(self.err(format!(
+                return Err(self.cur.err(format!(
                     "truncated frame: NUMBER OF ATOMS is {n} but the file ends after {n_read} atom lines"
                 )))
             }
             Ok(BlockEnd::Stopped) => {
-                return Err(self.err(format!(
+                return Err(self.cur.err(format!(
                     "NUMBER OF ATOMS is {n} but the ATOMS section has only {n_read} lines"
                 )))
             }
-            Err(e) => return Err(self.io_err(e)),
+            Err(e) => return Err(self.cur.io_err(e)),
         }
         let columns = join(parts, h.extras.len());
         if columns.element_names.len() > u16::MAX as usize {
-            return Err(self.err("more than 65535 distinct elements"));
+            return Err(self.cur.err("more than 65535 distinct elements"));
         }
         Ok(columns)
     }
@@ -513,7 +506,7 @@ impl<R: BufRead> DumpReader<R> {
         let n = h.n_atoms;
         let has = |r: Role| h.roles.contains(&r);
         let (has_id, has_type, has_element) = (has(Role::Id), has(Role::Type), has(Role::Element));
-        let first_line = self.lines.line() + 1;
+        let first_line = self.cur.lines.line() + 1;
         let AtomColumns {
             positions,
             ids,
@@ -539,7 +532,11 @@ impl<R: BufRead> DumpReader<R> {
             }
             if let Some(i) = frame.first_non_finite() {
                 return Err(CoreError::format(
-                    place(&self.path, Some(first_line + i as u64), Some(self.frame)),
+                    place(
+                        &self.cur.path,
+                        Some(first_line + i as u64),
+                        Some(self.cur.frame),
+                    ),
                     "scaled position gives a non-finite Cartesian position",
                 ));
             }
@@ -564,14 +561,14 @@ impl<R: BufRead> DumpReader<R> {
         for ((name, ncols), values) in h.extras.iter().zip(extras) {
             frame
                 .set_property(name, *ncols, PropertyValues::Real(values))
-                .map_err(|e| self.err(format!("column `{name}`: {e}")))?;
+                .map_err(|e| self.cur.err(format!("column `{name}`: {e}")))?;
         }
         if has_id {
             frame.ids = Some(ids);
             if let Err((dup, a, b)) = order_by_id(&mut frame) {
                 let (a, b) = (a as u64 + first_line, b as u64 + first_line);
                 return Err(CoreError::format(
-                    place(&self.path, Some(b), Some(self.frame)),
+                    place(&self.cur.path, Some(b), Some(self.cur.frame)),
                     format!("duplicate atom id {dup} (lines {a} and {b})"),
                 ));
             }
@@ -588,7 +585,11 @@ impl<R: BufRead> DumpReader<R> {
     ) -> Result<Vec<u16>, CoreError> {
         let bad_type = |row: usize, t: i64, why: String| {
             CoreError::format(
-                place(&self.path, Some(first_line + row as u64), Some(self.frame)),
+                place(
+                    &self.cur.path,
+                    Some(first_line + row as u64),
+                    Some(self.cur.frame),
+                ),
                 format!("atom type {t} {why}"),
             )
         };

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
@@ -527,6 +527,54 @@ pub(crate) fn show(tok: &[u8]) -> String {
 /// Whether a line holds nothing but whitespace.
 pub(crate) fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|b| b.is_ascii_whitespace())
+}
+
+/// Where a frame reader stands: its lines, the file named in messages, the index of the next
+/// frame and whether an error has ended the stream. Shared by the extXYZ and dump readers.
+pub(crate) struct FrameCursor<R> {
+    pub(crate) lines: LineReader<R>,
+    pub(crate) path: PathBuf,
+    pub(crate) frame: usize,
+    pub(crate) failed: bool,
+}
+
+impl<R: BufRead> FrameCursor<R> {
+    pub(crate) fn new(input: R, path: PathBuf) -> Self {
+        Self {
+            lines: LineReader::new(input),
+            path,
+            frame: 0,
+            failed: false,
+        }
+    }
+
+    /// Byte offset and number of lines before the next frame.
+    pub(crate) fn byte_position(&self) -> (u64, u64) {
+        (self.lines.offset(), self.lines.line())
+    }
+
+    /// After the input was moved to the start of frame `frame` at `offset`, after `line` lines.
+    pub(crate) fn set_position(&mut self, offset: u64, line: u64, frame: usize) {
+        self.lines.reset_position(offset, line);
+        self.frame = frame;
+        self.failed = false;
+    }
+
+    /// A format error at the current line and frame.
+    pub(crate) fn err(&self, message: impl Into<String>) -> CoreError {
+        CoreError::format(
+            place(&self.path, Some(self.lines.line()), Some(self.frame)),
+            message,
+        )
+    }
+
+    /// A read error of the next line.
+    pub(crate) fn io_err(&self, e: std::io::Error) -> CoreError {
+        CoreError::format(
+            place(&self.path, Some(self.lines.line() + 1), Some(self.frame)),
+            format!("read error: {e}"),
+        )
+    }
 }
 
 /// A place in a file.
