@@ -50,7 +50,7 @@ fn main() {
         .map(|i| 0.05 * (3.0f64 / 0.05).powf(i as f64 / 199.0))
         .collect();
     let d = synthetic_curve(&q, &[(2.5, 0.25, 0.004), (7.0, 0.7, 0.006)], 1e-4, 0.01, 1);
-    let mut s = String::from("# spheres 2.5+-0.25 nm (phi 0.004) and 7+-0.7 nm (phi 0.006), contrast 1e10 cm^-2\nq,I,sigma\n");
+    let mut s = String::from("# spheres 2.5+-0.25 nm (phi 0.004) and 7+-0.7 nm (phi 0.006), contrast 1e10 cm^-2; q in 1/nm, I and sigma in 1/cm\nq,I,sigma\n");
     for i in 0..q.len() {
         writeln!(
             s,

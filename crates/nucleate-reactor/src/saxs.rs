@@ -7,6 +7,13 @@
 //! I(q) = A * sum_k V(r_k) P(q, r_k) + b, i.e. the form of the spec
 //! C sum_k w_k V_k^2 P_k with w_k = 1 / V_k, and the radii of the contributions are a sample
 //! of the volume-weighted size distribution.
+//!
+//! Absolute scale: for I in 1/cm, I(0) = phi drho^2 V per population. With drho in units of
+//! 1e10 cm^-2 (= 1e-6 A^-2, the unit of sasmodels' sld) and V in nm^3 (1e-21 cm^3),
+//! drho^2 V = 1e20 * 1e-21 = 0.1 cm^-1 per unit contrast^2 and nm^3, hence
+//! I = 0.1 contrast^2 sum_k phi_k V_k P_k and phi = A / (0.1 contrast^2) per contribution.
+//! This is sasmodels' sphere in its own units (q in 1/A, r in A, I in 1/cm); mcsas3 instead
+//! expects I in 1/(m sr) with q in 1/nm, 100 times the 1/cm values.
 
 use crate::error::{Error, Result};
 use crate::table::{check_monotonic, Table};

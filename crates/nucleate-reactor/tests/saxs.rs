@@ -74,6 +74,59 @@ fn recovers_bimodal_populations() {
 }
 
 #[test]
+fn absolute_scale_is_phi_drho_squared_v_in_per_cm() {
+    // I(q -> 0) of dilute spheres is phi drho^2 V. In CGS: drho = 1e10 cm^-2 (contrast 1,
+    // = 1e-6 1/A^2), r = 5 nm = 5e-7 cm, phi = 0.01: I(0) = 0.01 * 1e20 * (4/3 pi (5e-7)^3)
+    // = 0.52360 1/cm. A volume-weighted width of 0.005 nm raises <V> by 3 (sd/r)^2 = 3e-6.
+    let v_cm3 = 4.0 / 3.0 * std::f64::consts::PI * 5e-7f64.powi(3);
+    let expected = 0.01 * 1e10f64.powi(2) * v_cm3;
+    let i0 = synthetic_curve(&[1e-6], &[(5.0, 0.005, 0.01)], 0.0, 0.0, 1).intensity[0];
+    assert!(
+        (i0 / expected - 1.0).abs() < 1e-5,
+        "I(0) {i0} vs {expected}"
+    );
+    // sasmodels 1.1.0 `sphere` (its own units: A, 1/A, 1/cm), radius 25 A, sld 2, sld_solvent
+    // 1, scale 0.004, q = 1e-5 1/A gives 0.026179938 1/cm; here r = 2.5 nm, q = 1e-4 1/nm.
+    let i0 = synthetic_curve(&[1e-4], &[(2.5, 1e-4, 0.004)], 0.0, 0.0, 1).intensity[0];
+    assert!((i0 / 0.026_179_938 - 1.0).abs() < 1e-6, "I(0) {i0}");
+}
+
+#[test]
+fn volume_fraction_scales_as_inverse_contrast_squared() {
+    // The same curve at contrast 2 has 4 times the intensity; fitted with contrast 2 it must
+    // give the same volume fractions. Scaling by 4 is exact in binary floating point, so the
+    // whole Monte Carlo path, and the result, are identical.
+    let data = curve(5);
+    let params = McParams {
+        r_min_nm: 1.0,
+        r_max_nm: 12.0,
+        contributions: 40,
+        repetitions: 1,
+        max_iterations: 1_000,
+        seed: 2,
+        ..McParams::default()
+    };
+    let quadrupled = SaxsData {
+        q_nm: data.q_nm.clone(),
+        intensity: data.intensity.iter().map(|i| 4.0 * i).collect(),
+        sigma: data.sigma.iter().map(|s| 4.0 * s).collect(),
+    };
+    let a = monte_carlo_fit(&data, &params).unwrap();
+    let b = monte_carlo_fit(
+        &quadrupled,
+        &McParams {
+            contrast: 2.0,
+            ..params.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(a.runs[0].radii_nm, b.runs[0].radii_nm);
+    for (x, y) in a.volume_fraction.iter().zip(&b.volume_fraction) {
+        assert!((x - y).abs() <= 1e-12 * x.abs().max(1e-30), "{x} vs {y}");
+    }
+}
+
+#[test]
 fn repetitions_are_reproducible_for_a_seed() {
     let data = curve(3);
     let params = McParams {
