@@ -169,3 +169,119 @@ fn trajectory_study_and_bad_files() {
     let o = nucleate(&["study", bad.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// A particle prepared once and held at two temperatures ([[branch]]), analysed with a-CNA,
+/// crystallinity, grains and g(r) ([structure]) instead of nuclei.
+#[test]
+fn branches_and_structure_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("pd.toml");
+    let text = r#"title = "Two holds of a tiny Pd particle"
+[simulation]
+seed = 7
+potential = "builtin:sutton-chen-pd"
+[simulation.structure]
+kind = "fcc-sphere"
+radius_a = 9.0
+lattice_a = 3.89
+vacuum_a = 10.0
+[simulation.output]
+dump_every_ps = 0.2
+thermo_every_ps = 0.1
+checkpoint_every_ps = 1.0
+[[simulation.stage]]
+kind = "melt"
+temperature_k = 1800
+duration_ps = 0.4
+[[simulation.stage]]
+kind = "ramp"
+from_k = 1800
+to_k = 300
+rate_k_per_ps = 3750
+[structure]
+rdf_window = 2
+[[branch]]
+name = "cold"
+[[branch.stage]]
+kind = "hold"
+temperature_k = 300
+duration_ps = 0.6
+[[branch]]
+name = "hot"
+[[branch.stage]]
+kind = "hold"
+temperature_k = 800
+duration_ps = 0.6
+"#;
+    std::fs::write(&study, text).unwrap();
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "study",
+            study.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        nucleate(&a)
+    };
+    let o = run(&["--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("prepared.extxyz").exists());
+    // No [analysis] table: no nuclei.
+    assert!(!out.join("nuclei.csv").exists());
+    for b in ["cold", "hot"] {
+        for f in ["traj.dump.gz", "thermo.csv", "structure.csv", "gr.csv"] {
+            assert!(out.join(b).join(f).exists(), "{b}/{f}");
+        }
+        // Frames at 0, 0.2, 0.4, 0.6 ps.
+        let summary = std::fs::read_to_string(out.join(b).join("structure.csv")).unwrap();
+        assert_eq!(summary.lines().count(), 1 + 4, "{summary}");
+    }
+    // Each branch starts where the preparation ended: same atoms at the same places (to the
+    // dump's printed precision).
+    let opts = nucleate_core::io::ReadOptions::default();
+    let prepared = nucleate_core::io::read_frame(out.join("prepared.extxyz"), &opts).unwrap();
+    for b in ["cold", "hot"] {
+        let first = nucleate_core::io::read_frame(out.join(b).join("traj.dump.gz"), &opts).unwrap();
+        assert_eq!(first.len(), prepared.len());
+        let worst = first
+            .positions
+            .iter()
+            .zip(&prepared.positions)
+            .flat_map(|(p, q)| (0..3).map(move |d| (p[d] - q[d]).abs()))
+            .fold(0.0f64, f64::max);
+        assert!(worst < 1e-5, "{b}: moved {worst} A");
+    }
+    // The hot branch is held near 800 K, the cold one near 300 K (the last thermo row; the
+    // kinetic temperature of ~250 atoms fluctuates by ~5%).
+    let last_t = |b: &str| -> f64 {
+        let t = std::fs::read_to_string(out.join(b).join("thermo.csv")).unwrap();
+        let last = t.lines().last().unwrap().to_string();
+        last.split(',').nth(2).unwrap().parse().unwrap()
+    };
+    let (tc, th) = (last_t("cold"), last_t("hot"));
+    assert!((200.0..420.0).contains(&tc), "cold {tc} K");
+    assert!((600.0..1000.0).contains(&th), "hot {th} K");
+    check_report(&out);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Structure over time") && html.contains("structure_crystalline.svg"));
+    assert!(!html.contains("Largest nucleus"));
+
+    let o = run(&["--resume"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("md:cold: finished earlier")
+            && err.contains("structure:hot: finished earlier"),
+        "{err}"
+    );
+
+    // A branch name that cannot be a folder, and branches without a simulation.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, text.replace("name = \"hot\"", "name = \"../hot\"")).unwrap();
+    let o = nucleate(&["study", bad.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml") && err.contains("../hot"), "{err}");
+}

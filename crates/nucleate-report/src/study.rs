@@ -64,6 +64,121 @@ pub struct StudyReportInput {
     pub barriers: Vec<BarrierCurve>,
     /// Text on the free-energy inputs (dg, gamma, profile used).
     pub theory_text: String,
+    /// Structure-over-time analyses (a-CNA, crystallinity, grains, g(r)), one per trajectory.
+    pub structure: Vec<StructureRun>,
+}
+
+/// One trajectory analysed by `nucleate structure` and `nucleate rdf`: its files are
+/// `FOLDER/structure.csv`, `FOLDER/gr.csv` and `FOLDER/thermo.csv` in the output folder.
+#[derive(Debug, Clone, Default)]
+pub struct StructureRun {
+    /// Name shown in legends ("preparation", "300K", ...).
+    pub name: String,
+    /// Folder relative to the output folder ("" for the folder itself).
+    pub folder: String,
+    /// Time between frames (ps).
+    pub dt_ps: f64,
+    /// Time of the run's frame 0 on the study's clock (ps).
+    pub time_offset_ps: f64,
+}
+
+/// Per-frame structure of one run on the study's clock: (time ps, crystalline fraction, A/C
+/// ratio, core radius A, grains), the atoms of the largest grain (time ps, atoms) and the
+/// potential energy (time ps, eV/atom).
+struct StructureSeries {
+    rows: Vec<(f64, f64, f64, Option<f64>, f64)>,
+    largest_grain: Vec<(f64, f64)>,
+    energy: Vec<(f64, f64)>,
+}
+
+fn read_structure(dir: &Path, run: &StructureRun) -> Option<StructureSeries> {
+    let base = dir.join(&run.folder);
+    let t = Table::read(&base.join("structure.csv"))?;
+    let mut rows = Vec::new();
+    let mut largest_grain = Vec::new();
+    for r in &t.rows {
+        let (Some(f), Some(ratio), Some(g)) = (
+            t.num(r, "frame"),
+            t.num(r, "ac_ratio"),
+            t.num(r, "n_grains"),
+        ) else {
+            continue;
+        };
+        // ac_ratio = amorphous / crystalline, so the crystalline share is 1 / (1 + ratio).
+        let frac = if ratio.is_finite() {
+            1.0 / (1.0 + ratio)
+        } else {
+            0.0
+        };
+        if let Some(n) = t.num(r, "largest_grain_atoms") {
+            largest_grain.push((run.time_offset_ps + f * run.dt_ps, n));
+        }
+        rows.push((
+            run.time_offset_ps + f * run.dt_ps,
+            frac,
+            ratio,
+            t.num(r, "core_radius_a"),
+            g,
+        ));
+    }
+    let energy = Table::read(&base.join("thermo.csv"))
+        .map(|th| {
+            th.rows
+                .iter()
+                .filter_map(|r| {
+                    Some((
+                        run.time_offset_ps + th.num(r, "time_ps")?,
+                        th.num(r, "pe_ev_per_atom")?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(StructureSeries {
+        rows,
+        largest_grain,
+        energy,
+    })
+}
+
+/// Least-squares slope of y(t) (units of y per ps).
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if n < 2.0 {
+        return f64::NAN;
+    }
+    let mt = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = points.iter().map(|p| (p.0 - mt) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mt).powi(2)).sum();
+    sxy / sxx
+}
+
+/// g(r) of the first and the last window of a run: (window's first frame, points of the first
+/// pair column).
+fn read_gr(dir: &Path, run: &StructureRun) -> Vec<(f64, Vec<(f64, f64)>)> {
+    let Some(t) = Table::read(&dir.join(&run.folder).join("gr.csv")) else {
+        return Vec::new();
+    };
+    let Some(col) = t.header.get(2).cloned() else {
+        return Vec::new();
+    };
+    let mut per: BTreeMap<i64, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in &t.rows {
+        if let (Some(f), Some(x), Some(g)) = (t.num(r, "frame"), t.num(r, "r_a"), t.num(r, &col)) {
+            per.entry(f as i64).or_default().push((x, g));
+        }
+    }
+    let mut out: Vec<(f64, Vec<(f64, f64)>)> = Vec::new();
+    if let Some((f, g)) = per.iter().next() {
+        out.push((*f as f64, g.clone()));
+    }
+    if per.len() > 1 {
+        if let Some((f, g)) = per.iter().next_back() {
+            out.push((*f as f64, g.clone()));
+        }
+    }
+    out
 }
 
 /// Write plots into `dir/plots` and `dir/report.html`.
@@ -145,7 +260,12 @@ pub fn write_study_report(dir: &Path, input: &StudyReportInput) -> Result<(), Re
                 Style::Line,
             );
             onset_marker(&mut c);
-            save("thermo_temperature.svg", c, "Temperature of the run; the line marks the crystallisation onset (largest nucleus at 10% of its final size for good).")?;
+            let caption = if onset.is_some() {
+                "Temperature of the run; the line marks the crystallisation onset (largest nucleus at 10% of its final size for good)."
+            } else {
+                "Temperature of the run."
+            };
+            save("thermo_temperature.svg", c, caption)?;
             let mut c = Chart::new("Potential energy", "time (ps)", "PE (eV/atom)").with_series(
                 "potential energy",
                 col("pe_ev_per_atom"),
@@ -160,6 +280,7 @@ pub fn write_study_report(dir: &Path, input: &StudyReportInput) -> Result<(), Re
         }
     }
     let n = input.n_atoms.max(1) as f64;
+    let has_nuclei = nuclei.is_some() || summary.is_some();
     let mut c = Chart::new("Largest nucleus and atoms in nuclei", "time (ps)", "atoms")
         .with_series("largest nucleus", series_largest.clone(), Style::LinePoints)
         .with_series(
@@ -171,24 +292,26 @@ pub fn write_study_report(dir: &Path, input: &StudyReportInput) -> Result<(), Re
             Style::Line,
         );
     onset_marker(&mut c);
-    save(
-        "largest_nucleus.svg",
-        c,
-        &format!(
-            "Atoms in the largest nucleus and in all nuclei per frame (of {} atoms).",
-            input.n_atoms
-        ),
-    )?;
-    let mut c = Chart::new("Fraction of atoms in nuclei", "time (ps)", "fraction").with_series(
-        "in nuclei",
-        largest
-            .iter()
-            .map(|(&f, &(_, s))| (f as f64 * dt, s / n))
-            .collect(),
-        Style::Line,
-    );
-    onset_marker(&mut c);
-    save("fraction_ordered.svg", c, "Fraction of the atoms that belong to a nucleus (ordered atoms above the threshold in a basin of sufficient size).")?;
+    if has_nuclei {
+        save(
+            "largest_nucleus.svg",
+            c,
+            &format!(
+                "Atoms in the largest nucleus and in all nuclei per frame (of {} atoms).",
+                input.n_atoms
+            ),
+        )?;
+        let mut c = Chart::new("Fraction of atoms in nuclei", "time (ps)", "fraction").with_series(
+            "in nuclei",
+            largest
+                .iter()
+                .map(|(&f, &(_, s))| (f as f64 * dt, s / n))
+                .collect(),
+            Style::Line,
+        );
+        onset_marker(&mut c);
+        save("fraction_ordered.svg", c, "Fraction of the atoms that belong to a nucleus (ordered atoms above the threshold in a basin of sufficient size).")?;
+    }
 
     // Tracks coloured by class, with merges and divisions.
     let classes = Table::read(&dir.join("track_classes.csv"));
@@ -361,6 +484,162 @@ pub fn write_study_report(dir: &Path, input: &StudyReportInput) -> Result<(), Re
         save("barriers.svg", c, "dG(r) of CNT (sharp interface) and of the OPG model with the measured profile shape; the diffuse interface lowers the barrier.")?;
     }
 
+    // Structure over time: one line per run (the preparation, then each branch) on one clock.
+    let mut structure_figs: Vec<(String, String)> = Vec::new();
+    let mut structure_rows: Vec<Vec<String>> = Vec::new();
+    let mut structure_text = String::new();
+    let runs: Vec<(&StructureRun, StructureSeries)> = input
+        .structure
+        .iter()
+        .filter_map(|run| Some((run, read_structure(dir, run)?)))
+        .filter(|(_, s)| !s.rows.is_empty())
+        .collect();
+    if !runs.is_empty() {
+        let chart = |title: &str, y: &str, pick: &dyn Fn(&StructureSeries) -> Vec<(f64, f64)>| {
+            let mut c = Chart::new(title, "time (ps)", y);
+            for (k, (run, s)) in runs.iter().enumerate() {
+                c.series.push(Series {
+                    name: run.name.clone(),
+                    points: pick(s),
+                    style: Style::Line,
+                    colour: k,
+                });
+            }
+            c
+        };
+        let figs: [(&str, Chart, &str); 6] = [
+            (
+                "structure_crystalline.svg",
+                chart("Crystalline fraction", "fcc + hcp + bcc share", &|s| {
+                    s.rows.iter().map(|r| (r.0, r.1)).collect()
+                }),
+                "Crystalline share of the particle's inner atoms (a-CNA fcc, hcp or bcc; surface atoms excluded) per snapshot.",
+            ),
+            (
+                "structure_ac_ratio.svg",
+                {
+                    let mut c = chart("Amorphous-to-crystalline ratio", "A/C", &|s| {
+                        s.rows
+                            .iter()
+                            .filter(|r| r.2.is_finite() && r.2 > 0.0)
+                            .map(|r| (r.0, r.2))
+                            .collect()
+                    });
+                    c.log_y = true;
+                    c
+                },
+                "Amorphous (a-CNA other or icosahedral) over crystalline inner atoms, log scale (no point while nothing is crystalline).",
+            ),
+            (
+                "structure_core_radius.svg",
+                chart("Crystalline core radius", "radius (A)", &|s| {
+                    s.rows
+                        .iter()
+                        .filter_map(|r| Some((r.0, r.3?)))
+                        .collect()
+                }),
+                "Radius up to which every radial shell from the centre of mass is more than half crystalline (the crystalline core under an amorphous shell).",
+            ),
+            (
+                "structure_grains.svg",
+                chart("Grains", "grains", &|s| s.rows.iter().map(|r| (r.0, r.4)).collect()),
+                "Grains: clusters of crystalline neighbours whose lattice orientations differ by less than the misorientation limit.",
+            ),
+            (
+                "structure_largest_grain.svg",
+                chart("Largest grain", "atoms", &|s| s.largest_grain.clone()),
+                "Atoms in the largest grain: coarsening shows as growth of the largest grain at the expense of the others.",
+            ),
+            (
+                "structure_energy.svg",
+                chart("Potential energy", "PE (eV/atom)", &|s| s.energy.clone()),
+                "Potential energy per atom of each run (thermo output).",
+            ),
+        ];
+        for (name, c, caption) in figs {
+            // A quantity that never leaves zero (e.g. no shell around the centre is half
+            // crystalline, so no core) says so in the text rather than in a flat plot.
+            if c.series.iter().all(|s| s.points.iter().all(|p| p.1 == 0.0)) {
+                continue;
+            }
+            c.write_svg(&plots.join(name), 820, 480)?;
+            structure_figs.push((format!("plots/{name}"), caption.to_string()));
+        }
+        let mut gr = Chart::new("Radial distribution function", "r (A)", "g(r)");
+        let mut colour = 0;
+        for (run, _) in &runs {
+            for (f, pts) in read_gr(dir, run) {
+                gr.series.push(Series {
+                    name: format!(
+                        "{} from {:.0} ps",
+                        run.name,
+                        run.time_offset_ps + f * run.dt_ps
+                    ),
+                    points: pts,
+                    style: Style::Line,
+                    colour,
+                });
+                colour += 1;
+            }
+        }
+        if !gr.series.is_empty() {
+            gr.legend_bottom = true;
+            gr.write_svg(&plots.join("structure_gr.svg"), 820, 520)?;
+            structure_figs.push((
+                "plots/structure_gr.svg".into(),
+                "g(r) averaged over the first and the last window of snapshots of each run.".into(),
+            ));
+        }
+        let fmt = |v: Option<f64>, d: usize| match v {
+            Some(x) if x.is_finite() => format!("{x:.d$}"),
+            _ => "-".into(),
+        };
+        let mut sentences = Vec::new();
+        for (run, s) in &runs {
+            let (a, b) = (s.rows[0], s.rows[s.rows.len() - 1]);
+            let frac: Vec<(f64, f64)> = s.rows.iter().map(|r| (r.0, r.1)).collect();
+            let rate = slope(&frac) * 100.0;
+            let (e0, e1) = (s.energy.first().map(|e| e.1), s.energy.last().map(|e| e.1));
+            structure_rows.push(vec![
+                run.name.clone(),
+                format!("{:.0} - {:.0}", a.0, b.0),
+                format!("{:.3} -> {:.3}", a.1, b.1),
+                fmt(Some(rate), 3),
+                match (s.largest_grain.first(), s.largest_grain.last()) {
+                    (Some(g0), Some(g1)) => {
+                        format!("{:.0} ({:.0}) -> {:.0} ({:.0})", a.4, g0.1, b.4, g1.1)
+                    }
+                    _ => format!("{:.0} -> {:.0}", a.4, b.4),
+                },
+                format!("{} -> {}", fmt(a.3, 1), fmt(b.3, 1)),
+                format!("{} -> {}", fmt(e0, 4), fmt(e1, 4)),
+            ]);
+            let core = if s.rows.iter().all(|r| r.3.unwrap_or(0.0) == 0.0) {
+                ", no crystalline core (no shell around the centre is half crystalline)".to_string()
+            } else {
+                format!(", core radius {} -> {} A", fmt(a.3, 1), fmt(b.3, 1))
+            };
+            let largest = match (s.largest_grain.first(), s.largest_grain.last()) {
+                (Some(g0), Some(g1)) => format!(" (largest {:.0} -> {:.0} atoms)", g0.1, g1.1),
+                _ => String::new(),
+            };
+            sentences.push(format!(
+                "{}: crystalline fraction {:.3} -> {:.3} over {:.0} ps ({:+.3} per 100 ps), grains {:.0} -> {:.0}{largest}{core}",
+                run.name,
+                a.1,
+                b.1,
+                b.0 - a.0,
+                rate,
+                a.4,
+                b.4
+            ));
+        }
+        structure_text = format!(
+            "Adaptive CNA of every snapshot, the crystalline share of the inner atoms, the crystalline core and the grains. {}.",
+            sentences.join("; ")
+        );
+    }
+
     // The text summary.
     let mut text = format!("{} ", input.source);
     if let Some(s) = &summary {
@@ -387,7 +666,27 @@ pub fn write_study_report(dir: &Path, input: &StudyReportInput) -> Result<(), Re
     for (src, caption) in &figures {
         r.figure(src, caption);
     }
-    r.heading("Tracks seen in two or more frames");
+    if !structure_figs.is_empty() {
+        r.heading("Structure over time").paragraph(&structure_text);
+        r.table(
+            &[
+                "run",
+                "time (ps)",
+                "crystalline fraction",
+                "d(fraction)/dt (1/100 ps)",
+                "grains (largest, atoms)",
+                "core radius (A)",
+                "PE (eV/atom)",
+            ],
+            structure_rows,
+        );
+        for (src, caption) in &structure_figs {
+            r.figure(src, caption);
+        }
+    }
+    if classes.is_some() {
+        r.heading("Tracks seen in two or more frames");
+    }
     if let Some(t) = &classes {
         let header: Vec<&str> = t.header.iter().map(|s| s.as_str()).collect();
         let rows = if class_rows.is_empty() {

@@ -54,7 +54,7 @@ nucleate energy conf.extxyz --potential builtin:sutton-chen-pt"
 pub struct EnergyArgs {
     /// A configuration (extXYZ, LAMMPS dump or data file; the first frame).
     pub input: PathBuf,
-    /// A LAMMPS funcfl/setfl file, or builtin:pt-u3 | builtin:sutton-chen-pt.
+    /// A LAMMPS funcfl/setfl file, or builtin:pt-u3 | builtin:sutton-chen-pt | builtin:sutton-chen-pd.
     #[arg(long, value_name = "FILE|builtin:NAME")]
     pub potential: String,
     /// Write the configuration with per-atom `forces` (eV/A) and `energies` (eV) here.

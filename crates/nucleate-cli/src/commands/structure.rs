@@ -18,7 +18,13 @@ use super::common::{CommonArgs, Progress};
 
 /// `OUT` with its extension replaced by `suffix` (`gr.csv` + `.peaks.csv` -> `gr.peaks.csv`).
 fn beside(out: &Path, suffix: &str) -> PathBuf {
-    let stem = out
+    // `a.extxyz.gz` -> `a` as for `a.extxyz`.
+    let name = out
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let stem = Path::new(name)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -45,7 +51,8 @@ crystallinity of the particle:
                  degrees, cubic symmetry for fcc/bcc
 Output: extended XYZ with per-atom `structure` (0-4), `grain` (-1 = none, 0 = largest) and
 `surface`; --summary CSV: frame,n_atoms,n_other,n_fcc,n_hcp,n_bcc,n_ico,ac_ratio,core_radius_a,
-n_grains,energy_ev (energy from the frame's `energy_ev`/`energy` metadata, empty if absent).
+n_grains,energy_ev,largest_grain_atoms,grain_atoms (energy from the frame's `energy_ev`/`energy`
+metadata, empty if absent; atoms in the largest grain and in all grains).
 Plots of ac_ratio, core radius and grains per frame are written beside OUT (OUT.*.svg).
 
 Examples:
@@ -115,7 +122,7 @@ pub fn run_structure(args: StructureArgs) -> Result<()> {
             let mut f = create(path)?;
             writeln!(
                 f,
-                "frame,n_atoms,n_other,n_fcc,n_hcp,n_bcc,n_ico,ac_ratio,core_radius_a,n_grains,energy_ev"
+                "frame,n_atoms,n_other,n_fcc,n_hcp,n_bcc,n_ico,ac_ratio,core_radius_a,n_grains,energy_ev,largest_grain_atoms,grain_atoms"
             )?;
             Some(f)
         }
@@ -163,11 +170,18 @@ pub fn run_structure(args: StructureArgs) -> Result<()> {
             .with_context(place)?;
         let c = counts(&types);
         let energy = frame_energy_ev(&frame);
+        // Grain sizes (labels are ordered by size, 0 the largest).
+        let mut grain_sizes = vec![0usize; particle.n_grains];
+        for &g in &particle.grain {
+            if g >= 0 {
+                grain_sizes[g as usize] += 1;
+            }
+        }
         if let Some(f) = summary.as_mut() {
             let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
             writeln!(
                 f,
-                "{index},{},{},{},{},{},{},{},{},{},{}",
+                "{index},{},{},{},{},{},{},{},{},{},{},{},{}",
                 positions.len(),
                 c[0],
                 c[1],
@@ -177,7 +191,9 @@ pub fn run_structure(args: StructureArgs) -> Result<()> {
                 particle.ac_ratio(),
                 opt(particle.core_radius_a),
                 particle.n_grains,
-                opt(energy)
+                opt(energy),
+                grain_sizes.first().copied().unwrap_or(0),
+                grain_sizes.iter().sum::<usize>()
             )?;
         }
         ratio.push((index as f64, particle.ac_ratio()));

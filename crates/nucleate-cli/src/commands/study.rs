@@ -29,13 +29,21 @@ reads it: seed, potential, structure, output, [[simulation.stage]]) or a [trajec
 plus optional [analysis] (radius, threshold, min_atoms, persistence, min_coordination, seed_rules,
 cutoff, lattice_a, frames) and [theory] (dg_ev_per_a3, gamma_ev_per_a2) tables.
 
+[structure] (species, shell_width_a, first_shell_a, misorientation_deg, min_grain, frames,
+rdf_r_max_a, rdf_window) runs `nucleate structure` and `nucleate rdf` on every snapshot (a-CNA,
+crystalline fraction, core radius, grains, g(r)); a study with [structure] and no [analysis] skips
+the nuclei. [[branch]] tables (name, [[branch.stage]]) continue a [simulation] from its final
+snapshot, each in DIR/NAME/ with fresh velocities at its first stage's temperature (e.g. one
+particle held at two temperatures); [structure] analyses each branch and the report compares them.
+
 Stages: md (traj.dump.gz, thermo.csv, checkpoint.json), analysis (nuclei.csv, tracks.csv,
 events.csv, track_classes.csv, summary.json, atoms.extxyz, profiles.csv), theory (barriers.json),
 report (report.html and plots/). With --resume, finished stages are skipped (stages.json) and an
 interrupted MD run continues from its checkpoint.
 
-Example:
-  nucleate study examples/pt-nanodroplet.toml -o out/droplet")]
+Examples:
+  nucleate study examples/pt-nanodroplet.toml -o out/droplet
+  nucleate study examples/pd-out-and-in.toml -o out/pd")]
 pub struct StudyArgs {
     /// The study file.
     pub study: PathBuf,
@@ -55,9 +63,38 @@ struct StudyFile {
     title: Option<String>,
     simulation: Option<Study>,
     trajectory: Option<TrajectorySpec>,
-    #[serde(default)]
-    analysis: AnalysisSpec,
+    analysis: Option<AnalysisSpec>,
+    structure: Option<StructureSpec>,
+    #[serde(default, rename = "branch")]
+    branches: Vec<BranchSpec>,
     theory: Option<TheorySpec>,
+}
+
+/// `[structure]`: a-CNA, crystallinity, grains and g(r) of every snapshot (`nucleate structure`
+/// and `nucleate rdf` run on the trajectory and on each branch).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StructureSpec {
+    species: Option<Vec<String>>,
+    shell_width_a: Option<f64>,
+    first_shell_a: Option<f64>,
+    misorientation_deg: Option<f64>,
+    min_grain: Option<usize>,
+    frames: Option<String>,
+    /// g(r) range (A).
+    rdf_r_max_a: Option<f64>,
+    /// Frames averaged per g(r) window.
+    rdf_window: Option<usize>,
+}
+
+/// `[[branch]]`: stages run from the final state of the [simulation], each in `DIR/NAME/`
+/// (e.g. the same particle held at two temperatures).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BranchSpec {
+    name: String,
+    #[serde(rename = "stage")]
+    stages: Vec<nucleate_md::protocol::Stage>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,178 +210,280 @@ pub fn run(args: StudyArgs) -> Result<()> {
     // Frames of the melt stages show the starting crystal and the melt, not nucleation: the
     // analysis of an MD study starts after them (unless [analysis] frames says otherwise).
     let mut skip_frames = 0usize;
-    let (traj, types, dt_ps, thermo, source, title_default) =
-        match (&file.simulation, &file.trajectory) {
-            (Some(_), Some(_)) => bail!(
-                "{}: give either [simulation] or [trajectory], not both",
-                path.display()
-            ),
-            (None, None) => bail!(
-                "{}: a study needs a [simulation] or a [trajectory] table",
-                path.display()
-            ),
-            (Some(_), None) => {
-                // Validate with the engine's own rules (line numbers refer to the table's text).
-                let table: toml::Table = toml::from_str(&text)?;
-                let sim = table
-                    .get("simulation")
-                    .cloned()
-                    .unwrap_or(toml::Value::Table(Default::default()));
-                let sim_text = toml::to_string(&sim)?;
-                let plan = Plan::parse(path, &sim_text)?;
-                let dump = dir.join(&plan.study.output.dump);
-                let dt = plan.dump_every as f64 * plan.dt;
-                let melt_steps: u64 = plan
-                    .stages
-                    .iter()
-                    .take_while(|s| matches!(s.stage, nucleate_md::protocol::Stage::Melt { .. }))
-                    .map(|s| s.steps)
-                    .sum();
-                if plan.dump_every > 0 {
-                    skip_frames = melt_steps.div_ceil(plan.dump_every) as usize;
-                }
-                anyhow::ensure!(
-                    plan.dump_every > 0,
-                    "{}: [simulation.output] dump_every_ps must be set for a study",
-                    path.display()
-                );
-                if done.iter().any(|s| s == "md") {
-                    eprintln_unless(args.common.quiet, "md: finished earlier, skipped");
-                } else {
-                    let stop = Arc::new(AtomicBool::new(false));
-                    {
-                        let stop = stop.clone();
-                        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
-                    }
-                    let resume_md = args.resume && dir.join("checkpoint.json").exists();
-                    let mut b = Bar(bar(args.common.quiet, "md"));
-                    let outcome = run_study(&plan, dir, resume_md, &stop, &mut b)?;
-                    b.0.finish_and_clear();
-                    match outcome {
-                        Outcome::Finished { .. } => mark_done(dir, "md")?,
-                        Outcome::Interrupted { step } => bail!(
-                            "interrupted at MD step {step}; rerun with --resume to continue ({})",
-                            dir.join("checkpoint.json").display()
-                        ),
-                    }
-                }
-                let name = match &plan.study.structure {
-                    nucleate_md::protocol::Structure::FccBlock { .. } => "bulk block",
-                    _ => "free particle",
-                };
-                let src = format!(
-                    "An MD run of the embedded EAM engine ({}, {name}, {} ps).",
-                    plan.potential_spec(),
-                    plan.total_steps() as f64 * plan.dt
-                );
-                (
-                    dump,
-                    None,
-                    dt,
-                    Some(dir.join("thermo.csv")),
-                    src,
-                    "Crystallisation in an MD study",
-                )
+    let mut md_plan: Option<Plan> = None;
+    anyhow::ensure!(
+        file.branches.is_empty() || file.simulation.is_some(),
+        "{}: [[branch]] continues a [simulation]; a [trajectory] study has none",
+        path.display()
+    );
+    let (traj, types, dt_ps, thermo, source, title_default) = match (
+        &file.simulation,
+        &file.trajectory,
+    ) {
+        (Some(_), Some(_)) => bail!(
+            "{}: give either [simulation] or [trajectory], not both",
+            path.display()
+        ),
+        (None, None) => bail!(
+            "{}: a study needs a [simulation] or a [trajectory] table",
+            path.display()
+        ),
+        (Some(_), None) => {
+            // Validate with the engine's own rules (line numbers refer to the table's text).
+            let table: toml::Table = toml::from_str(&text)?;
+            let sim = table
+                .get("simulation")
+                .cloned()
+                .unwrap_or(toml::Value::Table(Default::default()));
+            let sim_text = toml::to_string(&sim)?;
+            let plan = Plan::parse(path, &sim_text)?;
+            let dump = dir.join(&plan.study.output.dump);
+            let dt = plan.dump_every as f64 * plan.dt;
+            let melt_steps: u64 = plan
+                .stages
+                .iter()
+                .take_while(|s| matches!(s.stage, nucleate_md::protocol::Stage::Melt { .. }))
+                .map(|s| s.steps)
+                .sum();
+            if plan.dump_every > 0 {
+                skip_frames = melt_steps.div_ceil(plan.dump_every) as usize;
             }
-            (None, Some(t)) => {
-                let p = if t.path.is_absolute() {
-                    t.path.clone()
-                } else {
-                    base.join(&t.path)
-                };
+            anyhow::ensure!(
+                plan.dump_every > 0,
+                "{}: [simulation.output] dump_every_ps must be set for a study",
+                path.display()
+            );
+            // Branches are validated now, not after the main run.
+            let mut names = std::collections::HashSet::new();
+            for (k, br) in file.branches.iter().enumerate() {
                 anyhow::ensure!(
-                    p.exists(),
-                    "{}: [trajectory] path {} does not exist",
-                    path.display(),
-                    p.display()
-                );
-                anyhow::ensure!(
-                    t.dt_ps > 0.0 && t.dt_ps.is_finite(),
-                    "{}: [trajectory] dt_ps must be positive",
-                    path.display()
-                );
-                let thermo = t.thermo.as_ref().map(|th| {
-                    if th.is_absolute() {
-                        th.clone()
-                    } else {
-                        base.join(th)
-                    }
-                });
-                let src = format!(
-                    "The trajectory {} (one frame every {} ps).",
-                    p.display(),
-                    t.dt_ps
-                );
-                (
-                    p,
-                    t.types.clone(),
-                    t.dt_ps,
-                    thermo,
-                    src,
-                    "Crystallisation in a trajectory",
-                )
+                        !br.name.is_empty()
+                            && br
+                                .name
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                            && names.insert(br.name.clone()),
+                        "{}: [[branch]] {}: name `{}` must be unique and made of letters, digits, - and _ (it names a folder)",
+                        path.display(),
+                        k + 1,
+                        br.name
+                    );
+                branch_plan(&plan, br, k, Path::new("/prepared.extxyz"))?;
+                if !file.branches.is_empty() {
+                    anyhow::ensure!(
+                            plan.total_steps() % plan.dump_every == 0,
+                            "{}: branches start from the last snapshot: the [simulation]'s duration must be a multiple of dump_every_ps",
+                            path.display()
+                        );
+                }
             }
-        };
+            if done.iter().any(|s| s == "md") {
+                eprintln_unless(args.common.quiet, "md: finished earlier, skipped");
+            } else {
+                let stop = Arc::new(AtomicBool::new(false));
+                {
+                    let stop = stop.clone();
+                    let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+                }
+                let resume_md = args.resume && dir.join("checkpoint.json").exists();
+                let mut b = Bar(bar(args.common.quiet, "md"));
+                let outcome = run_study(&plan, dir, resume_md, &stop, &mut b)?;
+                b.0.finish_and_clear();
+                match outcome {
+                    Outcome::Finished { .. } => mark_done(dir, "md")?,
+                    Outcome::Interrupted { step } => bail!(
+                        "interrupted at MD step {step}; rerun with --resume to continue ({})",
+                        dir.join("checkpoint.json").display()
+                    ),
+                }
+            }
+            md_plan = Some(plan.clone());
+            let name = match &plan.study.structure {
+                nucleate_md::protocol::Structure::FccBlock { .. } => "bulk block",
+                _ => "free particle",
+            };
+            let src = format!(
+                "An MD run of the embedded EAM engine ({}, {name}, {} ps).",
+                plan.potential_spec(),
+                plan.total_steps() as f64 * plan.dt
+            );
+            (
+                dump,
+                None,
+                dt,
+                Some(dir.join("thermo.csv")),
+                src,
+                "Crystallisation in an MD study",
+            )
+        }
+        (None, Some(t)) => {
+            let p = if t.path.is_absolute() {
+                t.path.clone()
+            } else {
+                base.join(&t.path)
+            };
+            anyhow::ensure!(
+                p.exists(),
+                "{}: [trajectory] path {} does not exist",
+                path.display(),
+                p.display()
+            );
+            anyhow::ensure!(
+                t.dt_ps > 0.0 && t.dt_ps.is_finite(),
+                "{}: [trajectory] dt_ps must be positive",
+                path.display()
+            );
+            let thermo = t.thermo.as_ref().map(|th| {
+                if th.is_absolute() {
+                    th.clone()
+                } else {
+                    base.join(th)
+                }
+            });
+            let src = format!(
+                "The trajectory {} (one frame every {} ps).",
+                p.display(),
+                t.dt_ps
+            );
+            (
+                p,
+                t.types.clone(),
+                t.dt_ps,
+                thermo,
+                src,
+                "Crystallisation in a trajectory",
+            )
+        }
+    };
+
+    // Branches: each continues from the last snapshot of the main run in its own folder.
+    let mut branch_runs: Vec<(String, PathBuf, f64)> = Vec::new();
+    if let (Some(plan), false) = (&md_plan, file.branches.is_empty()) {
+        let names: Vec<String> = potential_elements(plan)?;
+        let start = std::path::absolute(dir.join("prepared.extxyz"))?;
+        if !start.exists() {
+            write_last_frame(&traj, &names, plan.total_steps(), &start)?;
+        }
+        for (k, br) in file.branches.iter().enumerate() {
+            let bplan = branch_plan(plan, br, k, &start)?;
+            let sub = dir.join(&br.name);
+            let label = format!("md:{}", br.name);
+            if done.iter().any(|s| *s == label) {
+                eprintln_unless(
+                    args.common.quiet,
+                    &format!("{label}: finished earlier, skipped"),
+                );
+            } else {
+                let stop = Arc::new(AtomicBool::new(false));
+                {
+                    let stop = stop.clone();
+                    let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+                }
+                let resume_md = args.resume && sub.join("checkpoint.json").exists();
+                let mut b = Bar(bar(args.common.quiet, &br.name));
+                let outcome = run_study(&bplan, &sub, resume_md, &stop, &mut b)?;
+                b.0.finish_and_clear();
+                match outcome {
+                    Outcome::Finished { .. } => mark_done(dir, &label)?,
+                    Outcome::Interrupted { step } => bail!(
+                        "interrupted at MD step {step} of branch {}; rerun with --resume to continue",
+                        br.name
+                    ),
+                }
+            }
+            branch_runs.push((
+                br.name.clone(),
+                sub.join(&bplan.study.output.dump),
+                bplan.dump_every as f64 * bplan.dt,
+            ));
+        }
+    }
+    let element_types: Option<Vec<String>> = match &md_plan {
+        Some(plan) => Some(potential_elements(plan)?),
+        None => types.clone(),
+    };
 
     // Analysis: order, nuclei and tracks of every snapshot, through `nucleate track` itself.
-    if done.iter().any(|s| s == "analysis") {
-        eprintln_unless(args.common.quiet, "analysis: finished earlier, skipped");
-    } else {
-        let mut argv: Vec<String> = vec![
-            "track".into(),
-            traj.display().to_string(),
-            "-o".into(),
-            dir.display().to_string(),
-        ];
-        argv.extend(["--dt-ps".into(), dt_ps.to_string()]);
-        if let Some(ty) = &types {
-            argv.extend(["--types".into(), ty.join(",")]);
-        }
-        let a = &file.analysis;
-        let mut opt = |flag: &str, v: Option<String>| {
-            if let Some(v) = v {
-                argv.extend([flag.to_string(), v]);
-            }
+    // A study with only a [structure] table skips it.
+    let analysis_default = AnalysisSpec::default();
+    let analysis = match (&file.analysis, &file.structure) {
+        (Some(a), _) => Some(a),
+        (None, None) => Some(&analysis_default),
+        (None, Some(_)) => None,
+    };
+    if let Some(a) = analysis {
+        run_nuclei_analysis(
+            &args,
+            path,
+            dir,
+            &done,
+            &traj,
+            &types,
+            dt_ps,
+            skip_frames,
+            a,
+            &file,
+        )?;
+    }
+
+    // Structure over time: the main trajectory (after the melt) and every branch.
+    let mut structure_runs = Vec::new();
+    if let Some(spec) = &file.structure {
+        let prep_end_ps = md_plan
+            .as_ref()
+            .map(|p| p.total_steps() as f64 * p.dt)
+            .unwrap_or(0.0);
+        let main_name = if branch_runs.is_empty() {
+            "run"
+        } else {
+            "preparation"
         };
-        opt("--radius", a.radius.map(|v| v.to_string()));
-        opt("--threshold", a.threshold.map(|v| v.to_string()));
-        opt("--min-atoms", a.min_atoms.map(|v| v.to_string()));
-        opt("--persistence", a.persistence.map(|v| v.to_string()));
-        opt(
-            "--min-coordination",
-            a.min_coordination.map(|v| v.to_string()),
-        );
-        opt("--cutoff", a.cutoff.map(|v| v.to_string()));
-        opt("--lattice-a", a.lattice_a.map(|v| v.to_string()));
-        let frames = a
+        let main_frames = spec
             .frames
             .clone()
-            .or_else(|| (skip_frames > 0).then(|| format!("{skip_frames}:")));
-        opt("--frames", frames);
-        if let Some(t) = &file.theory {
-            opt("--dg", Some(t.dg_ev_per_a3.to_string()));
-            opt("--gamma", Some(t.gamma_ev_per_a2.to_string()));
+            .or_else(|| (skip_frames > 0).then(|| format!("{skip_frames}:")))
+            .unwrap_or_else(|| "all".into());
+        let mut runs = vec![(
+            main_name.to_string(),
+            traj.clone(),
+            dir.to_path_buf(),
+            main_frames,
+            dt_ps,
+            0.0,
+        )];
+        for (name, t, dt) in &branch_runs {
+            runs.push((
+                name.clone(),
+                t.clone(),
+                dir.join(name),
+                spec.frames.clone().unwrap_or_else(|| "all".into()),
+                *dt,
+                prep_end_ps,
+            ));
         }
-        if a.seed_rules {
-            argv.push("--seed-rules".into());
+        for (name, t, sub, frames, dt, offset) in runs {
+            let label = format!("structure:{name}");
+            if done.iter().any(|s| *s == label) {
+                eprintln_unless(
+                    args.common.quiet,
+                    &format!("{label}: finished earlier, skipped"),
+                );
+            } else {
+                run_structure_stage(&args, path, spec, &t, &sub, &frames, &element_types)?;
+                mark_done(dir, &label)?;
+            }
+            let folder = if sub == *dir {
+                String::new()
+            } else {
+                name.clone()
+            };
+            structure_runs.push(nucleate_report::study::StructureRun {
+                name,
+                folder,
+                dt_ps: dt,
+                time_offset_ps: offset,
+            });
         }
-        if args.common.quiet {
-            argv.push("--quiet".into());
-        }
-        #[derive(Parser)]
-        struct Track {
-            #[command(flatten)]
-            cmd: super::nuclei::TrackCmd,
-        }
-        let track = Track::try_parse_from(&argv).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: [analysis]: {}",
-                path.display(),
-                e.to_string().lines().next().unwrap_or("")
-            )
-        })?;
-        super::nuclei::run_track(track.cmd)?;
-        mark_done(dir, "analysis")?;
     }
 
     // Theory: CNT and OPG with the shape measured on the early nuclei.
@@ -421,6 +560,40 @@ pub fn run(args: StudyArgs) -> Result<()> {
         mark_done(dir, "theory")?;
     }
 
+    let source = if file.branches.is_empty() {
+        source
+    } else {
+        format!(
+            "{source} From its final state, {}.",
+            file.branches
+                .iter()
+                .map(|b| {
+                    let temps: Vec<String> = b
+                        .stages
+                        .iter()
+                        .filter_map(|st| match st {
+                            nucleate_md::protocol::Stage::Hold {
+                                temperature_k,
+                                duration_ps,
+                                ..
+                            }
+                            | nucleate_md::protocol::Stage::Melt {
+                                temperature_k,
+                                duration_ps,
+                                ..
+                            } => Some(format!("{duration_ps} ps at {temperature_k} K")),
+                            nucleate_md::protocol::Stage::Ramp { from_k, to_k, .. } => {
+                                Some(format!("a ramp {from_k} -> {to_k} K"))
+                            }
+                            nucleate_md::protocol::Stage::Minimize { .. } => None,
+                        })
+                        .collect();
+                    format!("branch {} ran {}", b.name, temps.join(", then "))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    };
     let first = read_frame(
         &traj,
         &ReadOptions {
@@ -439,6 +612,7 @@ pub fn run(args: StudyArgs) -> Result<()> {
         n_atoms: first.len(),
         barriers,
         theory_text,
+        structure: structure_runs,
     };
     nucleate_report::study::write_study_report(dir, &input)?;
     mark_done(dir, "report")?;
@@ -447,6 +621,202 @@ pub fn run(args: StudyArgs) -> Result<()> {
         &format!("report: {}", dir.join("report.html").display()),
     );
     Ok(())
+}
+
+/// The nuclei analysis of the main trajectory (order, nuclei, tracks) through `nucleate track`.
+#[allow(clippy::too_many_arguments)]
+fn run_nuclei_analysis(
+    args: &StudyArgs,
+    path: &Path,
+    dir: &Path,
+    done: &[String],
+    traj: &Path,
+    types: &Option<Vec<String>>,
+    dt_ps: f64,
+    skip_frames: usize,
+    a: &AnalysisSpec,
+    file: &StudyFile,
+) -> Result<()> {
+    if done.iter().any(|s| s == "analysis") {
+        eprintln_unless(args.common.quiet, "analysis: finished earlier, skipped");
+        return Ok(());
+    }
+    let mut argv: Vec<String> = vec![
+        "track".into(),
+        traj.display().to_string(),
+        "-o".into(),
+        dir.display().to_string(),
+    ];
+    argv.extend(["--dt-ps".into(), dt_ps.to_string()]);
+    if let Some(ty) = &types {
+        argv.extend(["--types".into(), ty.join(",")]);
+    }
+    let mut opt = |flag: &str, v: Option<String>| {
+        if let Some(v) = v {
+            argv.extend([flag.to_string(), v]);
+        }
+    };
+    opt("--radius", a.radius.map(|v| v.to_string()));
+    opt("--threshold", a.threshold.map(|v| v.to_string()));
+    opt("--min-atoms", a.min_atoms.map(|v| v.to_string()));
+    opt("--persistence", a.persistence.map(|v| v.to_string()));
+    opt(
+        "--min-coordination",
+        a.min_coordination.map(|v| v.to_string()),
+    );
+    opt("--cutoff", a.cutoff.map(|v| v.to_string()));
+    opt("--lattice-a", a.lattice_a.map(|v| v.to_string()));
+    let frames = a
+        .frames
+        .clone()
+        .or_else(|| (skip_frames > 0).then(|| format!("{skip_frames}:")));
+    opt("--frames", frames);
+    if let Some(t) = &file.theory {
+        opt("--dg", Some(t.dg_ev_per_a3.to_string()));
+        opt("--gamma", Some(t.gamma_ev_per_a2.to_string()));
+    }
+    if a.seed_rules {
+        argv.push("--seed-rules".into());
+    }
+    if args.common.quiet {
+        argv.push("--quiet".into());
+    }
+    #[derive(Parser)]
+    struct Track {
+        #[command(flatten)]
+        cmd: super::nuclei::TrackCmd,
+    }
+    let track = Track::try_parse_from(&argv).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: [analysis]: {}",
+            path.display(),
+            e.to_string().lines().next().unwrap_or("")
+        )
+    })?;
+    super::nuclei::run_track(track.cmd)?;
+    mark_done(dir, "analysis")?;
+    Ok(())
+}
+
+/// Element names of a plan's potential (the species of LAMMPS types 1, 2, ... in its dumps).
+fn potential_elements(plan: &Plan) -> Result<Vec<String>> {
+    let p = nucleate_md::Potential::load(&plan.potential_spec())?;
+    Ok(p.elements().iter().map(|e| e.name.clone()).collect())
+}
+
+/// The plan of a branch: the main study's settings, the branch's stages, starting from `start`
+/// with fresh velocities at the first stage's temperature and a seed of its own.
+fn branch_plan(plan: &Plan, br: &BranchSpec, k: usize, start: &Path) -> Result<Plan> {
+    let mut study: Study = plan.study.clone();
+    study.structure = nucleate_md::protocol::Structure::File {
+        path: start.to_path_buf(),
+    };
+    study.initial_temperature_k = None;
+    study.stages = br.stages.clone();
+    study.seed = plan.study.seed.wrapping_add(1 + k as u64);
+    let text = toml::to_string(&study)?;
+    Plan::parse(&plan.path, &text).map_err(|e| anyhow::anyhow!("[[branch]] `{}`: {e}", br.name))
+}
+
+/// Write the last snapshot of `traj` (LAMMPS types named `names`) to `out` as the start of the
+/// branches; it must be the final state (`step`).
+fn write_last_frame(traj: &Path, names: &[String], step: u64, out: &Path) -> Result<()> {
+    let options = ReadOptions {
+        types: Some(names.to_vec()),
+        frames: super::common::frame_selection("last")?,
+    };
+    let frame = read_frame(traj, &options)?;
+    anyhow::ensure!(
+        frame.timestep == Some(step),
+        "{}: the last snapshot is step {:?}, not the final step {step}",
+        traj.display(),
+        frame.timestep
+    );
+    nucleate_core::io::write_frame(out, &frame)?;
+    Ok(())
+}
+
+/// `nucleate structure` and `nucleate rdf` on one trajectory, writing into `sub`.
+fn run_structure_stage(
+    args: &StudyArgs,
+    path: &Path,
+    spec: &StructureSpec,
+    traj: &Path,
+    sub: &Path,
+    frames: &str,
+    types: &Option<Vec<String>>,
+) -> Result<()> {
+    let mut argv: Vec<String> = vec![
+        "structure".into(),
+        traj.display().to_string(),
+        "-o".into(),
+        sub.join("structure.extxyz.gz").display().to_string(),
+        "--summary".into(),
+        sub.join("structure.csv").display().to_string(),
+        "--frames".into(),
+        frames.to_string(),
+    ];
+    let mut common = Vec::new();
+    if let Some(ty) = types {
+        common.extend(["--types".to_string(), ty.join(",")]);
+    }
+    if args.common.quiet {
+        common.push("--quiet".into());
+    }
+    argv.extend(common.iter().cloned());
+    let mut opt = |flag: &str, v: Option<String>| {
+        if let Some(v) = v {
+            argv.extend([flag.to_string(), v]);
+        }
+    };
+    opt("--species", spec.species.as_ref().map(|v| v.join(",")));
+    opt("--shell-width", spec.shell_width_a.map(|v| v.to_string()));
+    opt("--first-shell", spec.first_shell_a.map(|v| v.to_string()));
+    opt(
+        "--misorientation",
+        spec.misorientation_deg.map(|v| v.to_string()),
+    );
+    opt("--min-grain", spec.min_grain.map(|v| v.to_string()));
+    #[derive(Parser)]
+    struct S {
+        #[command(flatten)]
+        cmd: super::structure::StructureArgs,
+    }
+    let parsed = S::try_parse_from(&argv).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: [structure]: {}",
+            path.display(),
+            e.to_string().lines().next().unwrap_or("")
+        )
+    })?;
+    super::structure::run_structure(parsed.cmd)?;
+
+    let mut argv: Vec<String> = vec![
+        "rdf".into(),
+        traj.display().to_string(),
+        "-o".into(),
+        sub.join("gr.csv").display().to_string(),
+        "--frames".into(),
+        frames.to_string(),
+        "--window".into(),
+        spec.rdf_window.unwrap_or(10).to_string(),
+        "--r-max".into(),
+        spec.rdf_r_max_a.unwrap_or(10.0).to_string(),
+    ];
+    argv.extend(common);
+    #[derive(Parser)]
+    struct R {
+        #[command(flatten)]
+        cmd: super::structure::RdfArgs,
+    }
+    let parsed = R::try_parse_from(&argv).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: [structure]: {}",
+            path.display(),
+            e.to_string().lines().next().unwrap_or("")
+        )
+    })?;
+    super::structure::run_rdf(parsed.cmd)
 }
 
 /// The median (lambda, beta) of the profile fits of nuclei of 31-500 atoms: the early nuclei

@@ -61,7 +61,7 @@ pub enum Potential {
 const PT_U3: &str = include_str!("../../data/Pt_u3.eam");
 
 /// Names accepted after `builtin:`.
-pub const BUILTIN_NAMES: [&str; 2] = ["pt-u3", "sutton-chen-pt"];
+pub const BUILTIN_NAMES: [&str; 3] = ["pt-u3", "sutton-chen-pt", "sutton-chen-pd"];
 
 impl Potential {
     /// A potential from `builtin:NAME` (see [`BUILTIN_NAMES`]) or a file path (setfl when the
@@ -79,6 +79,7 @@ impl Potential {
                     })
                 }
                 "sutton-chen-pt" => Ok(Potential::SuttonChen(SuttonChen::platinum())),
+                "sutton-chen-pd" => Ok(Potential::SuttonChen(SuttonChen::palladium())),
                 _ => Err(MdError::Invalid(format!(
                     "unknown built-in potential `{name}` (known: {})",
                     BUILTIN_NAMES.join(", ")

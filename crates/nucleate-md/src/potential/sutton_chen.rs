@@ -46,6 +46,24 @@ impl SuttonChen {
         )
     }
 
+    /// Palladium with the published parameters of Sutton and Chen (1990): n = 12, m = 7,
+    /// eps = 4.1790e-3 eV, c = 108.27, a = 3.89 A; truncated at r_c = 2a (shifted force).
+    pub fn palladium() -> Self {
+        Self::new(
+            Element {
+                name: "Pd".into(),
+                atomic_number: 46,
+                mass: 106.42,
+            },
+            4.1790e-3,
+            108.27,
+            3.89,
+            12,
+            7,
+            2.0 * 3.89,
+        )
+    }
+
     /// A Sutton-Chen potential from its parameters (eV, A).
     pub fn new(
         element: Element,
