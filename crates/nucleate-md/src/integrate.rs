@@ -3,6 +3,9 @@
 //! moved more than half the skin. At each rebuild atoms are wrapped into the box and sorted in
 //! space; ids follow them.
 
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use nucleate_core::SimBox;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -10,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::barostat::CellRescale;
 use crate::error::MdError;
-use crate::forces::{compute, pressure_bar, EnergyRequest, ForceResult, Workspace};
-use crate::neighbor::{spatial_order, VerletList};
+use crate::forces::{compute, pressure_bar, EnergyRequest, ForceResult, Parts, Team, Workspace};
+use crate::neighbor::{spatial_order, VerletList, PARALLEL_MIN_ATOMS};
 use crate::potential::Potential;
 use crate::system::System;
 use crate::thermostat::Thermostat;
@@ -46,6 +49,15 @@ impl RngState {
         rng.set_word_pos(self.word_pos);
         rng
     }
+}
+
+/// The team for per-atom loops over `n` atoms; `None` when one thread (or, for a small
+/// system, where splitting costs more than it saves) does them.
+fn team_for(work: &mut Workspace, n: usize) -> Option<&Team> {
+    if n < PARALLEL_MIN_ATOMS {
+        return None;
+    }
+    work.team(rayon::current_num_threads())
 }
 
 /// Thermodynamic quantities of the current state.
@@ -242,16 +254,80 @@ impl Md {
     fn kick(&mut self) {
         let h = 0.5 * self.dt * FTM2V;
         let sys = &mut self.system;
-        for (i, (v, f)) in sys
-            .velocities
-            .iter_mut()
-            .zip(&self.result.forces)
-            .enumerate()
-        {
-            let c = h / sys.element_masses[sys.species[i]];
-            v[0] += c * f[0];
-            v[1] += c * f[1];
-            v[2] += c * f[2];
+        let n = sys.len();
+        let (masses, species) = (&sys.element_masses, &sys.species);
+        let forces = &self.result.forces;
+        let v = Parts::new(&mut sys.velocities);
+        let body = |atoms: Range<usize>| {
+            // Safety: the members' ranges are disjoint.
+            let v = unsafe { v.get(atoms.clone()) };
+            for (i, v) in atoms.zip(v) {
+                let c = h / masses[species[i]];
+                let f = forces[i];
+                v[0] += c * f[0];
+                v[1] += c * f[1];
+                v[2] += c * f[2];
+            }
+        };
+        match team_for(&mut self.work, n) {
+            Some(team) => team.run(&|t| body(team.part(n, t))),
+            None => body(0..n),
+        }
+    }
+
+    /// The first half kick and the drift in one pass over the atoms. Returns whether all
+    /// positions are finite and, when `check`, whether some atom moved more than half the
+    /// skin since the list was built.
+    fn kick_drift(&mut self, check: bool) -> (bool, bool) {
+        let h = 0.5 * self.dt * FTM2V;
+        let dt = self.dt;
+        let sys = &mut self.system;
+        let n = sys.len();
+        let (masses, species) = (&sys.element_masses, &sys.species);
+        let forces = &self.result.forces;
+        let reference = self.list.reference();
+        let check = check && reference.len() == n;
+        let limit = 0.25 * self.list.skin() * self.list.skin();
+        let (x, v) = (
+            Parts::new(&mut sys.positions),
+            Parts::new(&mut sys.velocities),
+        );
+        let body = |atoms: Range<usize>| {
+            // Safety: the members' ranges are disjoint.
+            let (x, v) = unsafe { (x.get(atoms.clone()), v.get(atoms.clone())) };
+            let (mut finite, mut moved) = (true, false);
+            for ((i, x), v) in atoms.zip(x).zip(v) {
+                let c = h / masses[species[i]];
+                let f = forces[i];
+                v[0] += c * f[0];
+                v[1] += c * f[1];
+                v[2] += c * f[2];
+                x[0] += dt * v[0];
+                x[1] += dt * v[1];
+                x[2] += dt * v[2];
+                finite &= (x[0] + x[1] + x[2]).is_finite();
+                if check {
+                    let q = reference[i];
+                    let d = [x[0] - q[0], x[1] - q[1], x[2] - q[2]];
+                    moved |= d[0] * d[0] + d[1] * d[1] + d[2] * d[2] > limit;
+                }
+            }
+            (finite, moved)
+        };
+        match team_for(&mut self.work, n) {
+            Some(team) => {
+                let flags: Vec<[AtomicBool; 2]> = (0..team.size())
+                    .map(|_| [AtomicBool::new(true), AtomicBool::new(false)])
+                    .collect();
+                team.run(&|t| {
+                    let (finite, moved) = body(team.part(n, t));
+                    flags[t][0].store(finite, Ordering::Relaxed);
+                    flags[t][1].store(moved, Ordering::Relaxed);
+                });
+                let all = |k: usize| flags.iter().map(move |f| f[k].load(Ordering::Relaxed));
+                (all(0).all(|f| f), all(1).any(|m| m))
+            }
+            None => body(0..n),
         }
     }
 
@@ -277,18 +353,11 @@ impl Md {
     /// One step; the energy is computed when `energy` (for thermo output).
     pub fn step(&mut self, energy: bool) -> Result<(), MdError> {
         self.thermostat_half();
-        self.kick();
+        // Without a barostat the box stays, and the list check rides along with the drift.
+        let same_box = self.barostat.is_none()
+            && self.list.reference_box().map(|b| b.periodic()) == Some(self.system.cell.periodic());
+        let (mut finite, moved) = self.kick_drift(same_box);
         let dt = self.dt;
-        for (p, v) in self
-            .system
-            .positions
-            .iter_mut()
-            .zip(&self.system.velocities)
-        {
-            p[0] += dt * v[0];
-            p[1] += dt * v[1];
-            p[2] += dt * v[2];
-        }
         if let Some(baro) = &self.barostat {
             let p = self.pressure_bar();
             let mu = baro.scale_factor(
@@ -299,11 +368,28 @@ impl Md {
                 &mut self.rng,
             );
             self.rescale_cell(mu)?;
+            finite &= mu.is_finite();
         }
-        if self
-            .list
-            .needs_rebuild(&self.system.positions, &self.system.cell)
-        {
+        if !finite {
+            let i = self
+                .system
+                .positions
+                .iter()
+                .position(|p| !p.iter().all(|x| x.is_finite()))
+                .unwrap_or(0);
+            return Err(MdError::Invalid(format!(
+                "atom {} has a non-finite position at step {}: the run blew up (timestep too large?)",
+                self.system.ids[i],
+                self.step + 1
+            )));
+        }
+        let rebuild = if same_box && self.list.reference().len() == self.system.len() {
+            moved
+        } else {
+            self.list
+                .needs_rebuild(&self.system.positions, &self.system.cell)
+        };
+        if rebuild {
             self.rebuild();
         }
         self.forces(if energy {
@@ -320,17 +406,6 @@ impl Md {
             if !self.system.cell.any_periodic() {
                 self.system.zero_angular_momentum();
             }
-        }
-        if let Some(i) = self
-            .system
-            .positions
-            .iter()
-            .position(|p| !p.iter().all(|x| x.is_finite()))
-        {
-            return Err(MdError::Invalid(format!(
-                "atom {} has a non-finite position at step {}: the run blew up (timestep too large?)",
-                self.system.ids[i], self.step
-            )));
         }
         Ok(())
     }

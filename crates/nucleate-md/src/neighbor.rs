@@ -93,14 +93,19 @@ impl Grid {
     }
 }
 
-/// A half Verlet list in CSR form.
+/// A half Verlet list in CSR form, each atom's pairs in two parts: "home" pairs, whose
+/// neighbour is the atom itself (image 0, most pairs in a large box: 4 bytes each, no shift
+/// to add), and "wrapped" pairs, whose neighbour is a periodic image of an atom.
 #[derive(Debug, Clone, Default)]
 pub struct VerletList {
     cutoff: f64,
     skin: f64,
-    offsets: Vec<usize>,
-    /// (neighbour index, image index into `images`).
-    pairs: Vec<(u32, u32)>,
+    /// Atom i's home neighbours are `home[home_offsets[i]..home_offsets[i + 1]]`.
+    home_offsets: Vec<usize>,
+    home: Vec<u32>,
+    /// Atom i's wrapped neighbours, (index, image index into `images`).
+    wrap_offsets: Vec<usize>,
+    wrap: Vec<(u32, u32)>,
     images: Vec<[i32; 3]>,
     /// Positions at the last build (A).
     reference: Vec<[f64; 3]>,
@@ -115,9 +120,26 @@ pub fn spatial_order(positions: &[[f64; 3]], cell: &SimBox, r: f64) -> Vec<usize
     let frac: Vec<[f64; 3]> = positions.iter().map(|&p| cell.to_fractional(p)).collect();
     let grid = Grid::new(&frac, cell, r);
     let keys: Vec<usize> = frac.iter().map(|s| grid.index(grid.coords(s))).collect();
-    let mut order: Vec<usize> = (0..positions.len()).collect();
-    order.sort_by_key(|&i| keys[i]);
-    order
+    let (_, members) = counting_sort(&keys, grid.len());
+    members.into_iter().map(|i| i as usize).collect()
+}
+
+/// Atoms sorted by cell key (stable): where each cell starts, and the atoms in cell order.
+fn counting_sort(keys: &[usize], cells: usize) -> (Vec<usize>, Vec<u32>) {
+    let mut start = vec![0usize; cells + 1];
+    for &k in keys {
+        start[k + 1] += 1;
+    }
+    for c in 0..cells {
+        start[c + 1] += start[c];
+    }
+    let mut fill = start.clone();
+    let mut members = vec![0u32; keys.len()];
+    for (i, &k) in keys.iter().enumerate() {
+        members[fill[k]] = i as u32;
+        fill[k] += 1;
+    }
+    (start, members)
 }
 
 impl VerletList {
@@ -147,7 +169,7 @@ impl VerletList {
 
     /// Number of atoms the list was built for.
     pub fn len(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
+        self.home_offsets.len().saturating_sub(1)
     }
 
     /// Whether the list is empty.
@@ -157,17 +179,26 @@ impl VerletList {
 
     /// Number of stored pairs.
     pub fn n_pairs(&self) -> usize {
-        self.pairs.len()
+        self.home.len() + self.wrap.len()
     }
 
-    /// CSR offsets (length atoms + 1).
-    pub fn offsets(&self) -> &[usize] {
-        &self.offsets
+    /// Pairs listed for atoms before atom `i` (`i` up to the atom count).
+    #[inline]
+    pub fn pairs_before(&self, i: usize) -> usize {
+        self.home_offsets[i] + self.wrap_offsets[i]
     }
 
-    /// Pairs `(j, image index)`.
-    pub fn pairs(&self) -> &[(u32, u32)] {
-        &self.pairs
+    /// Atom i's neighbours j with image 0 (at x_j itself).
+    #[inline]
+    pub fn home(&self, i: usize) -> &[u32] {
+        &self.home[self.home_offsets[i]..self.home_offsets[i + 1]]
+    }
+
+    /// Atom i's neighbours at periodic images: `(j, image index)`, the neighbour at
+    /// `x_j + h * images()[image]`.
+    #[inline]
+    pub fn wrapped(&self, i: usize) -> &[(u32, u32)] {
+        &self.wrap[self.wrap_offsets[i]..self.wrap_offsets[i + 1]]
     }
 
     /// Image shifts (in cell vectors) by index.
@@ -194,14 +225,29 @@ impl VerletList {
             return true;
         }
         let limit = 0.25 * self.skin * self.skin;
-        positions.iter().zip(&self.reference).any(|(p, q)| {
-            let d = [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
-            d[0] * d[0] + d[1] * d[1] + d[2] * d[2] > limit
-        })
+        let moved = |p: &[[f64; 3]], q: &[[f64; 3]]| {
+            p.iter().zip(q).any(|(p, q)| {
+                let d = [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
+                d[0] * d[0] + d[1] * d[1] + d[2] * d[2] > limit
+            })
+        };
+        if positions.len() < PARALLEL_MIN_ATOMS || rayon::current_num_threads() == 1 {
+            return moved(positions, &self.reference);
+        }
+        let chunk = positions.len().div_ceil(rayon::current_num_threads());
+        positions
+            .par_chunks(chunk)
+            .zip(self.reference.par_chunks(chunk))
+            .any(|(p, q)| moved(p, q))
     }
 
     /// Build the list of all pairs closer than cutoff + skin. Positions should be wrapped
     /// into the box along periodic axes (the list stays correct otherwise, only slower).
+    ///
+    /// Each pair is found once through a half stencil: from atom i, the cells at offsets
+    /// after 0 in (z, y, x) order, and in i's own cell the atoms after i. A pair reached at
+    /// offset o from one atom is reached at -o from the other, so exactly one of them lists
+    /// it, whatever the order of the atoms.
     pub fn build(&mut self, positions: &[[f64; 3]], cell: &SimBox) {
         let n = positions.len();
         let r = self.cutoff + self.skin;
@@ -209,32 +255,28 @@ impl VerletList {
         let frac: Vec<[f64; 3]> = positions.iter().map(|&p| cell.to_fractional(p)).collect();
         let grid = Grid::new(&frac, cell, r);
         let keys: Vec<usize> = frac.iter().map(|s| grid.index(grid.coords(s))).collect();
-        // Counting sort of atoms into cells.
-        let mut start = vec![0usize; grid.len() + 1];
-        for &k in &keys {
-            start[k + 1] += 1;
-        }
-        for c in 0..grid.len() {
-            start[c + 1] += start[c];
-        }
-        let mut fill = start.clone();
-        let mut members = vec![0u32; n];
-        for (i, &k) in keys.iter().enumerate() {
-            members[fill[k]] = i as u32;
-            fill[k] += 1;
-        }
+        let (start, members) = counting_sort(&keys, grid.len());
         let reach = grid.reach;
         let span = [2 * reach[0] + 1, 2 * reach[1] + 1, 2 * reach[2] + 1];
-        let mut images = Vec::with_capacity((span[0] * span[1] * span[2]) as usize);
-        for iz in -reach[2]..=reach[2] {
-            for iy in -reach[1]..=reach[1] {
-                for ix in -reach[0]..=reach[0] {
+        // Image counts along an axis reach as far as the stencil wraps the grid.
+        let wraps: [i64; 3] = std::array::from_fn(|d| {
+            if grid.periodic[d] {
+                (reach[d] + grid.n[d] as i64 - 1) / grid.n[d] as i64
+            } else {
+                0
+            }
+        });
+        let wspan = [2 * wraps[0] + 1, 2 * wraps[1] + 1, 2 * wraps[2] + 1];
+        let mut images = Vec::with_capacity((wspan[0] * wspan[1] * wspan[2]) as usize);
+        for iz in -wraps[2]..=wraps[2] {
+            for iy in -wraps[1]..=wraps[1] {
+                for ix in -wraps[0]..=wraps[0] {
                     images.push([ix as i32, iy as i32, iz as i32]);
                 }
             }
         }
         let image_index = |img: [i64; 3]| -> u32 {
-            (((img[2] + reach[2]) * span[1] + img[1] + reach[1]) * span[0] + img[0] + reach[0])
+            (((img[2] + wraps[2]) * wspan[1] + img[1] + wraps[1]) * wspan[0] + img[0] + wraps[0])
                 as u32
         };
         let shift: Vec<DVec3> = images.iter().map(|&s| cell.shift_vector(s)).collect();
@@ -246,79 +288,84 @@ impl VerletList {
                 .flat_map(|c| (-reach[d]..=reach[d]).map(move |o| axis_cell(g, d, c, o)))
                 .collect()
         });
+        // The half stencil: offsets after (0, 0, 0) in (z, y, x) order, as indices into the
+        // per-axis tables.
+        let mut stencil = Vec::new();
+        for oz in -reach[2]..=reach[2] {
+            for oy in -reach[1]..=reach[1] {
+                for ox in -reach[0]..=reach[0] {
+                    if [oz, oy, ox] > [0, 0, 0] {
+                        stencil.push(
+                            [ox + reach[0], oy + reach[1], oz + reach[2]].map(|v| v as usize),
+                        );
+                    }
+                }
+            }
+        }
         let pos: Vec<DVec3> = positions.iter().map(|&p| DVec3::from_array(p)).collect();
+        let home_image = image_index([0, 0, 0]);
 
         // Atoms in fixed chunks; each chunk's lists are appended in order, so the result does
         // not depend on the thread count.
         let chunk = 256;
-        type Part = (Vec<usize>, Vec<(u32, u32)>);
         let parts: Vec<Part> = (0..n.div_ceil(chunk))
             .into_par_iter()
             .map(|c| {
-                let mut counts = Vec::with_capacity(chunk);
-                let mut pairs = Vec::with_capacity(chunk * 48);
+                let mut part = Part::default();
+                let mut buf: Vec<u32> = Vec::new();
                 for i in c * chunk..((c + 1) * chunk).min(n) {
-                    let before = pairs.len();
+                    let (home0, wrap0) = (part.home.len(), part.wrap.len());
                     let ci = grid.coords(&frac[i]);
                     let xi = pos[i];
-                    for oz in 0..span[2] {
-                        let Some((cz, iz)) = axes[2][ci[2] * span[2] as usize + oz as usize] else {
+                    // Own cell: the atoms after i (members are in increasing order).
+                    let own = &members[start[keys[i]]..start[keys[i] + 1]];
+                    let from = own.partition_point(|&j| (j as usize) <= i);
+                    scan(&mut part.home, &own[from..], &pos, xi, r2);
+                    for o in &stencil {
+                        let (Some((cx, ix)), Some((cy, iy)), Some((cz, iz))) = (
+                            axes[0][ci[0] * span[0] as usize + o[0]],
+                            axes[1][ci[1] * span[1] as usize + o[1]],
+                            axes[2][ci[2] * span[2] as usize + o[2]],
+                        ) else {
                             continue;
                         };
-                        for oy in 0..span[1] {
-                            let Some((cy, iy)) = axes[1][ci[1] * span[1] as usize + oy as usize]
-                            else {
-                                continue;
-                            };
-                            for ox in 0..span[0] {
-                                let Some((cx, ix)) =
-                                    axes[0][ci[0] * span[0] as usize + ox as usize]
-                                else {
-                                    continue;
-                                };
-                                let img = [ix, iy, iz];
-                                let self_ok = img > [0, 0, 0];
-                                let s = image_index(img);
-                                let sv = shift[s as usize];
-                                let k = grid.index([cx, cy, cz]);
-                                // Half list: each pair (i, j, image) once (j > i), and a
-                                // self-image pair once of its two directions. Members of a
-                                // cell are in increasing order, so the ones to skip come
-                                // first.
-                                let in_cell = &members[start[k]..start[k + 1]];
-                                if in_cell.last().is_none_or(|&j| (j as usize) < i) {
-                                    continue;
-                                }
-                                let from = if self_ok {
-                                    in_cell.partition_point(|&j| (j as usize) < i)
-                                } else {
-                                    in_cell.partition_point(|&j| (j as usize) <= i)
-                                };
-                                for &j in &in_cell[from..] {
-                                    let ju = j as usize;
-                                    let d = xi - (pos[ju] + sv);
-                                    if d.length_squared() < r2 {
-                                        pairs.push((j, s));
-                                    }
-                                }
-                            }
+                        let k = grid.index([cx, cy, cz]);
+                        let in_cell = &members[start[k]..start[k + 1]];
+                        let s = image_index([ix, iy, iz]);
+                        if s == home_image {
+                            scan(&mut part.home, in_cell, &pos, xi, r2);
+                        } else {
+                            let before = buf.len();
+                            scan(&mut buf, in_cell, &pos, xi - shift[s as usize], r2);
+                            part.wrap.extend(buf.drain(before..).map(|j| (j, s)));
                         }
                     }
-                    counts.push(pairs.len() - before);
+                    part.home_counts.push(part.home.len() - home0);
+                    part.wrap_counts.push(part.wrap.len() - wrap0);
                 }
-                (counts, pairs)
+                part
             })
             .collect();
-        self.offsets.clear();
-        self.offsets.reserve(n + 1);
-        self.offsets.push(0);
-        self.pairs.clear();
-        for (counts, pairs) in parts {
-            for c in counts {
-                let last = *self.offsets.last().unwrap_or(&0);
-                self.offsets.push(last + c);
+        let total = |f: fn(&Part) -> usize| parts.iter().map(f).sum::<usize>();
+        self.home_offsets.clear();
+        self.home_offsets.reserve(n + 1);
+        self.home_offsets.push(0);
+        self.wrap_offsets.clear();
+        self.wrap_offsets.reserve(n + 1);
+        self.wrap_offsets.push(0);
+        self.home.clear();
+        self.home.reserve(total(|p| p.home.len()));
+        self.wrap.clear();
+        self.wrap.reserve(total(|p| p.wrap.len()));
+        for p in parts {
+            for (&h, &w) in p.home_counts.iter().zip(&p.wrap_counts) {
+                self.home_offsets
+                    .push(self.home_offsets[self.home_offsets.len() - 1] + h);
+                self.wrap_offsets
+                    .push(self.wrap_offsets[self.wrap_offsets.len() - 1] + w);
             }
-            self.pairs.extend_from_slice(&pairs);
+            self.home.extend_from_slice(&p.home);
+            self.wrap.extend_from_slice(&p.wrap);
         }
         self.images = images;
         self.reference.clear();
@@ -326,6 +373,34 @@ impl VerletList {
         self.reference_box = Some(*cell);
         self.builds += 1;
     }
+}
+
+/// Below this many atoms the per-atom loops outside the force passes run on one thread.
+pub const PARALLEL_MIN_ATOMS: usize = 1024;
+
+/// One chunk's share of a list build.
+#[derive(Default)]
+struct Part {
+    home_counts: Vec<usize>,
+    home: Vec<u32>,
+    wrap_counts: Vec<usize>,
+    wrap: Vec<(u32, u32)>,
+}
+
+/// Append to `out` the atoms of `cands` closer than sqrt(r2) to `xi` (A). Every candidate
+/// is written and kept only inside the radius: no branch on a test that goes either way.
+#[inline]
+fn scan(out: &mut Vec<u32>, cands: &[u32], pos: &[DVec3], xi: DVec3, r2: f64) {
+    let base = out.len();
+    out.resize(base + cands.len(), 0);
+    let slots = &mut out[base..];
+    let mut kept = 0;
+    for &j in cands {
+        let d = xi - pos[j as usize];
+        slots[kept] = j;
+        kept += usize::from(d.length_squared() < r2);
+    }
+    out.truncate(base + kept);
 }
 
 /// The cell along axis `d` at offset `o` from cell `c`, with its image count; `None` off the
@@ -377,9 +452,22 @@ mod tests {
 
     fn listed(list: &VerletList) -> Vec<(usize, usize, [i32; 3])> {
         let mut out = Vec::new();
+        // Each pair as (smaller index, larger, image from the first to the second); a pair of
+        // an atom with its own image in the direction the brute-force list takes.
+        let mut push = |i: usize, j: usize, img: [i32; 3]| {
+            let neg = img.map(|v| -v);
+            out.push(if i < j || (i == j && img > neg) {
+                (i, j, img)
+            } else {
+                (j, i, neg)
+            });
+        };
         for i in 0..list.len() {
-            for &(j, s) in &list.pairs()[list.offsets()[i]..list.offsets()[i + 1]] {
-                out.push((i, j as usize, list.images()[s as usize]));
+            for &j in list.home(i) {
+                push(i, j as usize, [0; 3]);
+            }
+            for &(j, s) in list.wrapped(i) {
+                push(i, j as usize, list.images()[s as usize]);
             }
         }
         out.sort();

@@ -187,17 +187,17 @@ impl MovieReader {
         &self.path
     }
 
-    fn check_size(&mut self, path: &Path, img: &Image) -> Result<()> {
+    fn check_size(&mut self, path: &Path, (width, height): (usize, usize)) -> Result<()> {
         match self.first_size {
             None => {
-                self.first_size = Some((img.width, img.height));
+                self.first_size = Some((width, height));
                 Ok(())
             }
-            Some((w, h)) if (w, h) != (img.width, img.height) => Err(ImagingError::SizeMismatch {
+            Some((w, h)) if (w, h) != (width, height) => Err(ImagingError::SizeMismatch {
                 path: path.to_path_buf(),
                 frame: self.next,
-                width: img.width,
-                height: img.height,
+                width,
+                height,
                 first_width: w,
                 first_height: h,
             }),
@@ -205,7 +205,11 @@ impl MovieReader {
         }
     }
 
-    fn read_next(&mut self) -> Option<Result<Image>> {
+    /// Read the next frame into `out`; its width and height, or `None` after the last.
+    fn read_next_into<T: FromSamples>(
+        &mut self,
+        out: &mut Vec<T>,
+    ) -> Option<Result<(usize, usize)>> {
         let frame = self.next;
         let (file, result) = match &mut self.source {
             Source::Tiff { decoder, finished } => {
@@ -226,7 +230,7 @@ impl MovieReader {
                         }));
                     }
                 }
-                let r = decode_tiff_page(decoder, &self.path, frame);
+                let r = decode_tiff_into(decoder, &self.path, frame, out);
                 if r.is_err() {
                     *finished = true;
                 }
@@ -234,11 +238,14 @@ impl MovieReader {
             }
             Source::Folder { files } => {
                 let file = files.get(frame)?.clone();
-                let r = read_image_file(&file, frame);
+                let r = read_image_file(&file, frame).map(|img| {
+                    T::convert(DecodingResult::F64(img.data), out);
+                    (img.width, img.height)
+                });
                 (file, r)
             }
         };
-        let result = result.and_then(|img| self.check_size(&file, &img).map(|_| img));
+        let result = result.and_then(|size| self.check_size(&file, size).map(|_| size));
         if result.is_err() {
             if let Source::Folder { files } = &mut self.source {
                 files.clear();
@@ -246,6 +253,18 @@ impl MovieReader {
         }
         self.next += 1;
         Some(result)
+    }
+
+    fn read_next(&mut self) -> Option<Result<Image>> {
+        let mut data = Vec::new();
+        self.read_next_into(&mut data)
+            .map(|r| r.map(|(w, h)| Image::from_vec(w, h, data)))
+    }
+
+    /// Read the next frame as `f32` samples into `out` (reusing its allocation): its width
+    /// and height, or `None` after the last frame. Exact for 8- and 16-bit frames.
+    pub fn next_f32(&mut self, out: &mut Vec<f32>) -> Option<Result<(usize, usize)>> {
+        self.read_next_into(out)
     }
 }
 
@@ -280,11 +299,43 @@ fn layout_name(c: ColorType) -> String {
     }
 }
 
-fn decode_tiff_page(
+/// A frame's samples converted to `T` (`f64` for [`Image`], `f32` for the movie
+/// pipeline's buffers).
+trait FromSamples: Sized {
+    fn convert(samples: DecodingResult, out: &mut Vec<Self>) -> bool;
+}
+
+macro_rules! from_samples {
+    ($t:ty) => {
+        impl FromSamples for $t {
+            fn convert(samples: DecodingResult, out: &mut Vec<Self>) -> bool {
+                out.clear();
+                match samples {
+                    DecodingResult::U8(v) => out.extend(v.into_iter().map(|x| x as $t)),
+                    DecodingResult::U16(v) => out.extend(v.into_iter().map(|x| x as $t)),
+                    DecodingResult::U32(v) => out.extend(v.into_iter().map(|x| x as $t)),
+                    DecodingResult::I8(v) => out.extend(v.into_iter().map(|x| x as $t)),
+                    DecodingResult::I16(v) => out.extend(v.into_iter().map(|x| x as $t)),
+                    DecodingResult::I32(v) => out.extend(v.into_iter().map(|x| x as $t)),
+                    DecodingResult::F32(v) => out.extend(v.into_iter().map(|x| x as $t)),
+                    DecodingResult::F64(v) => out.extend(v.into_iter().map(|x| x as $t)),
+                    _ => return false,
+                }
+                true
+            }
+        }
+    };
+}
+from_samples!(f64);
+from_samples!(f32);
+
+/// Decode the current page of `decoder` into `out`; returns its width and height.
+fn decode_tiff_into<T: FromSamples>(
     decoder: &mut Decoder<BufReader<File>>,
     path: &Path,
     frame: usize,
-) -> Result<Image> {
+    out: &mut Vec<T>,
+) -> Result<(usize, usize)> {
     let dec_err = |e: tiff::TiffError| ImagingError::Decode {
         path: path.to_path_buf(),
         frame,
@@ -302,31 +353,31 @@ fn decode_tiff_page(
             ),
         });
     }
-    let data: Vec<f64> = match decoder.read_image().map_err(dec_err)? {
-        DecodingResult::U8(v) => v.into_iter().map(f64::from).collect(),
-        DecodingResult::U16(v) => v.into_iter().map(f64::from).collect(),
-        DecodingResult::U32(v) => v.into_iter().map(f64::from).collect(),
-        DecodingResult::I8(v) => v.into_iter().map(f64::from).collect(),
-        DecodingResult::I16(v) => v.into_iter().map(f64::from).collect(),
-        DecodingResult::I32(v) => v.into_iter().map(f64::from).collect(),
-        DecodingResult::F32(v) => v.into_iter().map(f64::from).collect(),
-        DecodingResult::F64(v) => v,
-        _ => {
-            return Err(ImagingError::Unsupported {
-                path: path.to_path_buf(),
-                frame,
-                layout: "64-bit integer samples; expected 8/16/32-bit integer or float".into(),
-            })
-        }
-    };
-    let (w, h) = (w as usize, h as usize);
-    if data.len() != w * h {
+    if !T::convert(decoder.read_image().map_err(dec_err)?, out) {
         return Err(ImagingError::Unsupported {
             path: path.to_path_buf(),
             frame,
-            layout: format!("{} samples for a {w}x{h} grey image", data.len()),
+            layout: "64-bit integer samples; expected 8/16/32-bit integer or float".into(),
         });
     }
+    let (w, h) = (w as usize, h as usize);
+    if out.len() != w * h {
+        return Err(ImagingError::Unsupported {
+            path: path.to_path_buf(),
+            frame,
+            layout: format!("{} samples for a {w}x{h} grey image", out.len()),
+        });
+    }
+    Ok((w, h))
+}
+
+fn decode_tiff_page(
+    decoder: &mut Decoder<BufReader<File>>,
+    path: &Path,
+    frame: usize,
+) -> Result<Image> {
+    let mut data = Vec::new();
+    let (w, h) = decode_tiff_into(decoder, path, frame, &mut data)?;
     Ok(Image::from_vec(w, h, data))
 }
 
