@@ -167,26 +167,58 @@ pub fn add_noise(images: &mut [f64], n: usize, noise: &Noise) {
 /// The linear (voxel-driven, linear-interpolation) projector of a volume:
 /// [projection][row][column]. At 0 degrees it is exactly the sum over z.
 pub fn project_volume(vol: &Volume, geom: &TiltGeometry) -> Vec<f32> {
+    let all: Vec<usize> = (0..geom.n_angles()).collect();
+    project_volume_at(vol, geom, &all)
+}
+
+/// [`project_volume`] for the projections `angles` only (indices into the geometry's
+/// angles), in that order: [k in angles][row][column].
+pub fn project_volume_at(vol: &Volume, geom: &TiltGeometry, angles: &[usize]) -> Vec<f32> {
     let n = vol.n;
-    let na = geom.n_angles();
-    let trig: Vec<(f64, f64)> = (0..na).map(|k| geom.cos_sin(k)).collect();
-    let c = geom.centre_px;
+    let na = angles.len();
+    let fp = Footprints::new(geom, angles);
     // Each row y of every projection depends only on the slice y of the volume.
     let rows: Vec<Vec<f32>> = (0..n)
         .into_par_iter()
         .map(|y| {
             let mut out = vec![0.0f32; na * n];
-            for (k, &(cs, sn)) in trig.iter().enumerate() {
+            for k in 0..na {
                 let line = &mut out[k * n..(k + 1) * n];
                 for z in 0..n {
-                    let base = c + (z as f64 - c) * sn - c * cs;
                     let src = &vol.data[(z * n + y) * n..(z * n + y + 1) * n];
-                    for (x, &val) in src.iter().enumerate() {
-                        if val == 0.0 {
-                            continue;
+                    let (lo, hi, bins, weights) = fp.row(k, z);
+                    let [left, right] = fp.edges(k, z);
+                    for x in left {
+                        splat(line, fp.u(k, z, x), src[x]);
+                    }
+                    if lo < hi {
+                        // u grows with x, so bins are visited in order: the two bins under
+                        // the current column are accumulated in registers and written when
+                        // the column moves on (a store and reload of the same bin every
+                        // column would chain each iteration to the previous one).
+                        let mut cur = bins[lo] as usize;
+                        let (mut a0, mut a1) = (0.0f32, 0.0f32);
+                        for x in lo..hi {
+                            let (i, w, val) = (bins[x] as usize, weights[x], src[x]);
+                            if i != cur {
+                                line[cur] += a0;
+                                if i == cur + 1 {
+                                    a0 = a1;
+                                } else {
+                                    line[cur + 1] += a1;
+                                    a0 = 0.0;
+                                }
+                                a1 = 0.0;
+                                cur = i;
+                            }
+                            a0 += (1.0 - w) * val;
+                            a1 += w * val;
                         }
-                        let u = base + x as f64 * cs;
-                        splat(line, u, val);
+                        line[cur] += a0;
+                        line[cur + 1] += a1;
+                    }
+                    for x in right {
+                        splat(line, fp.u(k, z, x), src[x]);
                     }
                 }
             }
@@ -200,6 +232,117 @@ pub fn project_volume(vol: &Volume, geom: &TiltGeometry) -> Vec<f32> {
         }
     }
     images
+}
+
+/// Where the voxels of a volume row land on the detector, for every (projection, z): the
+/// detector coordinate u = base + x cs does not depend on the row y, so bins and weights are
+/// computed once per call and shared by all rows instead of once per voxel.
+struct Footprints {
+    n: usize,
+    /// Per (k, z): base, cs, the interior columns lo..hi and the columns olo..ohi that touch
+    /// the detector at all (outside them a voxel's weight is zero in this projection).
+    lines: Vec<(f64, f64, usize, usize, usize, usize)>,
+    /// Per (k, z, x): the left bin floor(u) and the weight u - floor(u) of the right one
+    /// (interior columns only).
+    bins: Vec<u32>,
+    weights: Vec<f32>,
+}
+
+impl Footprints {
+    fn new(geom: &TiltGeometry, angles: &[usize]) -> Self {
+        let n = geom.n;
+        let c = geom.centre_px;
+        let mut lines = Vec::with_capacity(angles.len() * n);
+        let mut bins = vec![0u32; angles.len() * n * n];
+        let mut weights = vec![0.0f32; angles.len() * n * n];
+        for (k, &a) in angles.iter().enumerate() {
+            let (cs, sn) = geom.cos_sin(a);
+            for z in 0..n {
+                let base = c + (z as f64 - c) * sn - c * cs;
+                let (lo, hi) = interior(base, cs, n);
+                let at = (k * n + z) * n;
+                for x in lo..hi {
+                    let u = base + x as f64 * cs;
+                    // u >= 0 on interior columns, so truncation is the floor.
+                    let i = u as usize;
+                    bins[at + x] = i as u32;
+                    weights[at + x] = (u - i as f64) as f32;
+                }
+                // Columns with -1 < u < n reach a bin; the others contribute nothing.
+                let touches = |x: usize| {
+                    let u = base + x as f64 * cs;
+                    u > -1.0 && u < n as f64
+                };
+                let olo = (0..lo).find(|&x| touches(x)).unwrap_or(lo);
+                let ohi = (hi..n).rev().find(|&x| touches(x)).map_or(hi, |x| x + 1);
+                lines.push((base, cs, lo, hi, olo, ohi));
+            }
+        }
+        Self {
+            n,
+            lines,
+            bins,
+            weights,
+        }
+    }
+
+    /// Interior columns lo..hi of (k, z) with the bins and weights of the whole row.
+    #[inline]
+    fn row(&self, k: usize, z: usize) -> (usize, usize, &[u32], &[f32]) {
+        let (_, _, lo, hi, _, _) = self.lines[k * self.n + z];
+        let at = (k * self.n + z) * self.n;
+        (
+            lo,
+            hi,
+            &self.bins[at..at + self.n],
+            &self.weights[at..at + self.n],
+        )
+    }
+
+    /// The edge columns of (k, z) that touch the detector: olo..lo and hi..ohi.
+    #[inline]
+    fn edges(&self, k: usize, z: usize) -> [std::ops::Range<usize>; 2] {
+        let (_, _, lo, hi, olo, ohi) = self.lines[k * self.n + z];
+        [olo..lo, hi..ohi]
+    }
+
+    /// Detector coordinate of column x (for the checked edge columns).
+    #[inline]
+    fn u(&self, k: usize, z: usize, x: usize) -> f64 {
+        let (base, cs, ..) = self.lines[k * self.n + z];
+        base + x as f64 * cs
+    }
+}
+
+/// The columns `lo..hi` of a volume row whose detector coordinate u = base + x cs has both
+/// interpolation bins on the detector (0 <= u < n - 1), so the inner loops need no bounds
+/// tests; the few columns outside go through the checked [`splat`]/[`gather`]. cs > 0 for
+/// tilts inside (-90, 90) degrees, so u grows with x.
+#[inline]
+fn interior(base: f64, cs: f64, n: usize) -> (usize, usize) {
+    if cs <= 0.0 || n < 2 {
+        return (0, 0);
+    }
+    let ok = |x: usize| {
+        let u = base + x as f64 * cs;
+        u >= 0.0 && u < (n - 1) as f64
+    };
+    // First guesses from the line, then nudged until exact in floating point.
+    let mut lo = ((-base / cs).ceil().max(0.0) as usize).min(n);
+    while lo > 0 && ok(lo - 1) {
+        lo -= 1;
+    }
+    while lo < n && !ok(lo) {
+        lo += 1;
+    }
+    let mut hi = ((((n - 1) as f64 - base) / cs).ceil().max(0.0) as usize).clamp(lo, n);
+    while hi > lo && !ok(hi - 1) {
+        hi -= 1;
+    }
+    while hi < n && ok(hi) {
+        hi += 1;
+    }
+    (lo, hi)
 }
 
 #[inline]
@@ -234,21 +377,34 @@ fn gather(line: &[f32], u: f64) -> f32 {
 
 /// The exact transpose of [`project_volume`]: back-projection of images into a volume.
 pub fn backproject(images: &[f32], geom: &TiltGeometry) -> Volume {
+    let all: Vec<usize> = (0..geom.n_angles()).collect();
+    backproject_at(images, geom, &all)
+}
+
+/// [`backproject`] of images taken at `angles` only ([k in angles][row][column]), the
+/// transpose of [`project_volume_at`].
+pub fn backproject_at(images: &[f32], geom: &TiltGeometry, angles: &[usize]) -> Volume {
     let n = geom.n;
-    let na = geom.n_angles();
-    let trig: Vec<(f64, f64)> = (0..na).map(|k| geom.cos_sin(k)).collect();
-    let c = geom.centre_px;
+    let fp = Footprints::new(geom, angles);
     let slices: Vec<Vec<f32>> = (0..n)
         .into_par_iter()
         .map(|y| {
             let mut slice = vec![0.0f32; n * n];
-            for (k, &(cs, sn)) in trig.iter().enumerate() {
+            for k in 0..angles.len() {
                 let line = &images[(k * n + y) * n..(k * n + y + 1) * n];
                 for z in 0..n {
-                    let base = c + (z as f64 - c) * sn - c * cs;
                     let dst = &mut slice[z * n..(z + 1) * n];
-                    for (x, d) in dst.iter_mut().enumerate() {
-                        *d += gather(line, base + x as f64 * cs);
+                    let (lo, hi, bins, weights) = fp.row(k, z);
+                    let [left, right] = fp.edges(k, z);
+                    for x in left {
+                        dst[x] += gather(line, fp.u(k, z, x));
+                    }
+                    for x in lo..hi {
+                        let (i, w) = (bins[x] as usize, weights[x]);
+                        dst[x] += (1.0 - w) * line[i] + w * line[i + 1];
+                    }
+                    for x in right {
+                        dst[x] += gather(line, fp.u(k, z, x));
                     }
                 }
             }
@@ -281,6 +437,61 @@ pub fn r1(measured: &[f32], calculated: &[f32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The projector with every column through the bounds-checked splat: the definition the
+    /// fast loops must reproduce.
+    fn project_checked(vol: &Volume, geom: &TiltGeometry) -> Vec<f32> {
+        let n = vol.n;
+        let c = geom.centre_px;
+        let mut images = vec![0.0f32; geom.n_angles() * n * n];
+        for k in 0..geom.n_angles() {
+            let (cs, sn) = geom.cos_sin(k);
+            for y in 0..n {
+                let line = &mut images[(k * n + y) * n..(k * n + y + 1) * n];
+                for z in 0..n {
+                    let base = c + (z as f64 - c) * sn - c * cs;
+                    for x in 0..n {
+                        splat(line, base + x as f64 * cs, vol.data[(z * n + y) * n + x]);
+                    }
+                }
+            }
+        }
+        images
+    }
+
+    #[test]
+    fn fast_projector_equals_the_checked_one_and_backprojection_is_its_transpose() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        // Angles up to 89 degrees put most columns off the detector at the edges.
+        let g =
+            TiltGeometry::new(vec![-89.0, -61.3, -7.0, 0.0, 12.5, 45.0, 77.7], 21, 0.4).unwrap();
+        let n = g.n;
+        let vol = Volume {
+            n,
+            data: (0..n * n * n).map(|_| rng.gen::<f32>()).collect(),
+        };
+        let fast = project_volume(&vol, &g);
+        let slow = project_checked(&vol, &g);
+        for (a, b) in fast.iter().zip(&slow) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        // <P v, w> = <v, P^T w> (f32 sums: 1e-5 relative).
+        let w: Vec<f32> = (0..fast.len()).map(|_| rng.gen::<f32>()).collect();
+        let bp = backproject(&w, &g);
+        let lhs: f64 = fast
+            .iter()
+            .zip(&w)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum();
+        let rhs: f64 = vol
+            .data
+            .iter()
+            .zip(&bp.data)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum();
+        assert!((lhs - rhs).abs() <= 1e-5 * lhs.abs(), "{lhs} vs {rhs}");
+    }
 
     #[test]
     fn an_atom_integrates_to_its_counts_and_lands_where_the_geometry_says() {

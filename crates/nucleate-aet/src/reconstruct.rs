@@ -11,6 +11,10 @@
 //!   gridded points is held out to give R_free.
 //! - [`Sirt`]: x <- max(0, x + lambda C A^T R (b - A x)) with R, C the inverse row and column
 //!   sums of the linear projector (ASTRA's SIRT).
+//! - [`Sart`]: ordered-subsets SART: the same update applied subset by subset (each subset a
+//!   comb of projections spanning the tilt range), positivity after each, so one pass over
+//!   the data makes as many updates as there are subsets. It reaches SIRT's residual in far
+//!   fewer passes, each costing one projection and one back-projection as SIRT's does.
 //!
 //! Memory (f32): GENFIRE holds the real cube N^3 x 4 B, the half spectrum N^2 (N/2+1) x 8 B
 //! and the gridded points (about angles x N^2 x 12 B); N = oversampling x n. For n = 256 at
@@ -28,7 +32,7 @@ use rustfft::num_complex::Complex64;
 use crate::error::{AetError, Result};
 use crate::fft3::Fft3;
 use crate::geometry::TiltGeometry;
-use crate::project::{backproject, project_volume, r1};
+use crate::project::{backproject, backproject_at, project_volume, project_volume_at, r1};
 use crate::series::Volume;
 
 /// Residuals after one iteration.
@@ -60,6 +64,8 @@ pub enum MethodKind {
     Genfire,
     /// Simultaneous iterative reconstruction technique.
     Sirt,
+    /// Ordered-subsets simultaneous algebraic reconstruction technique.
+    Sart,
 }
 
 /// Parameters of a reconstruction.
@@ -135,6 +141,7 @@ pub fn reconstruct(
     }
     let mut method: Box<dyn Method> = match params.method {
         MethodKind::Sirt => Box::new(Sirt::new(images, geom, params.relaxation)),
+        MethodKind::Sart => Box::new(Sart::new(images, geom, params.relaxation, 0)),
         MethodKind::Genfire => Box::new(Genfire::new(images, geom, params)?),
     };
     let mut vol = Volume::zeros(n);
@@ -217,6 +224,87 @@ impl Method for Sirt<'_> {
             .zip(&upd.data)
             .zip(&self.inv_col)
             .for_each(|((x, u), c)| *x = (*x + lam * c * u).max(0.0));
+        Residuals {
+            error: num / den.max(1e-300),
+            ..Default::default()
+        }
+    }
+}
+
+/// Ordered-subsets SART state: measured projections, ray normalisations and the subsets.
+pub struct Sart<'a> {
+    images: &'a [f32],
+    geom: TiltGeometry,
+    inv_row: Vec<f32>,
+    subsets: Vec<Vec<usize>>,
+    relaxation: f32,
+}
+
+impl<'a> Sart<'a> {
+    /// Prepare OS-SART for `images` taken with `geom`, with `subsets` subsets (0: two
+    /// projections per subset).
+    pub fn new(images: &'a [f32], geom: &TiltGeometry, relaxation: f64, subsets: usize) -> Self {
+        let n = geom.n;
+        let na = geom.n_angles();
+        let ones = Volume {
+            n,
+            data: vec![1.0; n * n * n],
+        };
+        let inv = |x: f32| if x > 1e-6 { 1.0 / x } else { 0.0 };
+        let inv_row = project_volume(&ones, geom).into_iter().map(inv).collect();
+        let m = if subsets == 0 {
+            na.div_ceil(2)
+        } else {
+            subsets
+        }
+        .clamp(1, na.max(1));
+        // Subset j is the comb j, j + m, j + 2m, ...: every subset spans the tilt range.
+        let subsets = (0..m).map(|j| (j..na).step_by(m).collect()).collect();
+        Self {
+            images,
+            geom: geom.clone(),
+            inv_row,
+            subsets,
+            relaxation: relaxation as f32,
+        }
+    }
+}
+
+impl Method for Sart<'_> {
+    fn name(&self) -> &'static str {
+        "sart"
+    }
+
+    fn step(&mut self, vol: &mut Volume) -> Residuals {
+        let n = self.geom.n;
+        let px = n * n;
+        let (mut num, mut den) = (0.0f64, 0.0f64);
+        for subset in &self.subsets {
+            let calc = project_volume_at(vol, &self.geom, subset);
+            let mut resid = vec![0.0f32; calc.len()];
+            for (j, &k) in subset.iter().enumerate() {
+                let b = &self.images[k * px..(k + 1) * px];
+                let w = &self.inv_row[k * px..(k + 1) * px];
+                let c = &calc[j * px..(j + 1) * px];
+                for (((r, &b), &c), &w) in
+                    resid[j * px..(j + 1) * px].iter_mut().zip(b).zip(c).zip(w)
+                {
+                    num += (b - c).abs() as f64;
+                    den += b.abs() as f64;
+                    *r = (b - c) * w;
+                }
+            }
+            let upd = backproject_at(&resid, &self.geom, subset);
+            // Column sums: a voxel whose footprint lies on the detector has weight 1 in each
+            // projection (linear interpolation), so the subset's sum is its size; voxels of
+            // the cube's corners that leave the detector at some angles are updated a little
+            // less, which only slows them.
+            let lam = self.relaxation / subset.len() as f32;
+            vol.data
+                .par_iter_mut()
+                .zip(&upd.data)
+                .for_each(|(x, u)| *x = (*x + lam * u).max(0.0));
+        }
         Residuals {
             error: num / den.max(1e-300),
             ..Default::default()
@@ -488,11 +576,28 @@ mod tests {
         c.map(|x| x / s)
     }
 
+    /// Ordered subsets converge faster: after 5 passes OS-SART's residual is below SIRT's
+    /// after 25 (noise-free data), at a fifth of the projections.
+    #[test]
+    fn ordered_subsets_reach_sirts_residual_in_fewer_passes() {
+        let (imgs, g, _) = asymmetric_series(32);
+        let run = |method, iterations| {
+            let p = ReconstructParams {
+                method,
+                iterations,
+                ..Default::default()
+            };
+            reconstruct(&imgs, &g, &p, &mut |_| {}).unwrap().r1
+        };
+        let (sart, sirt) = (run(MethodKind::Sart, 5), run(MethodKind::Sirt, 25));
+        assert!(sart < sirt, "OS-SART 5: R1 {sart}, SIRT 25: R1 {sirt}");
+    }
+
     #[test]
     fn both_methods_put_atoms_where_they_are() {
         let n = 32;
         let (imgs, g, atoms) = asymmetric_series(n);
-        for method in [MethodKind::Sirt, MethodKind::Genfire] {
+        for method in [MethodKind::Sirt, MethodKind::Sart, MethodKind::Genfire] {
             let p = ReconstructParams {
                 method,
                 iterations: 50,

@@ -1,5 +1,6 @@
-//! Readers and writers: tilt series (float32 TIFF stacks now; the reader is chosen by file
-//! name so MRC can join as another [`StackReader`]), angle files and volumes.
+//! Readers and writers: tilt series (TIFF or MRC stacks, the reader chosen by file name),
+//! angle files (our CSV or IMOD `.tlt`/`.rawtlt`) and volumes; background subtraction and
+//! intensity normalisation of the projections.
 //!
 //! Every input becomes the same [`TiltSeries`] before anything else runs.
 
@@ -20,6 +21,8 @@ pub struct Stack {
     pub n: usize,
     /// Pixels, [page][row][column], row-major.
     pub data: Vec<f32>,
+    /// Pixel size (A) when the file states it (MRC header).
+    pub pixel_a: Option<f64>,
 }
 
 impl Stack {
@@ -43,6 +46,8 @@ pub struct TiltSeries {
     pub images: Stack,
     /// Tilt angles (degrees), one per image.
     pub angles_deg: Vec<f64>,
+    /// Pixel size (A) from the image file, when it states one.
+    pub pixel_a: Option<f64>,
 }
 
 /// A file format that yields a stack of images.
@@ -60,7 +65,7 @@ impl StackReader for TiffReader {
     }
 }
 
-/// The reader for a file name (`.tif`, `.tiff`).
+/// The reader for a file name (`.tif`, `.tiff`; `.mrc`, `.mrcs`, `.st`, `.ali`, `.rec`).
 pub fn reader_for(path: &Path) -> Result<Box<dyn StackReader>> {
     let ext = path
         .extension()
@@ -69,9 +74,10 @@ pub fn reader_for(path: &Path) -> Result<Box<dyn StackReader>> {
         .unwrap_or_default();
     match ext.as_str() {
         "tif" | "tiff" => Ok(Box::new(TiffReader)),
+        "mrc" | "mrcs" | "st" | "ali" | "rec" => Ok(Box::new(crate::mrc::MrcReader)),
         _ => Err(AetError::format(
             path,
-            "unknown image stack format (expected .tif or .tiff)",
+            "unknown image stack format (expected .tif, .tiff, .mrc, .mrcs, .st, .ali or .rec)",
         )),
     }
 }
@@ -145,7 +151,11 @@ fn read_tiff_pages(path: &Path) -> Result<Stack> {
         }
         dec.next_image().map_err(|e| bad(page, e))?;
     }
-    Ok(Stack { n, data })
+    Ok(Stack {
+        n,
+        data,
+        pixel_a: None,
+    })
 }
 
 /// Write square float32 pages as a multi-page TIFF (appears only when complete).
@@ -205,7 +215,17 @@ pub fn read_angles(path: &Path) -> Result<Vec<f64>> {
                 ),
             )
         })?;
-        if !(a.is_finite() && a > -90.0 && a < 90.0) {
+        if !a.is_finite() {
+            return Err(AetError::format(
+                path,
+                format!(
+                    "line {}, column {}: angle '{field}' is not a finite number",
+                    i + 1,
+                    c + 1
+                ),
+            ));
+        }
+        if !(a > -90.0 && a < 90.0) {
             return Err(AetError::format(
                 path,
                 format!(
@@ -262,9 +282,143 @@ pub fn read_tilt_series(images: &Path, angles: &Path, axis: TiltAxis) -> Result<
         }
     }
     Ok(TiltSeries {
+        pixel_a: stack.pixel_a,
         images: stack,
         angles_deg,
     })
+}
+
+/// How the background of each projection is estimated from its border pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Background {
+    /// One level: the median of the border pixels.
+    Median,
+    /// A plane a + b x + c y fitted to the border pixels, outliers (beyond 3.5 robust
+    /// standard deviations) dropped and the fit repeated.
+    Plane,
+}
+
+/// Width (pixels) of the border used for background estimation: n/16, at least 2.
+pub fn border_width(n: usize) -> usize {
+    (n / 16).max(2).min(n / 2)
+}
+
+/// Indices (row-major) of the pixels within `w` of the edge of an n x n image.
+fn border_pixels(n: usize, w: usize) -> Vec<usize> {
+    (0..n * n)
+        .filter(|&i| {
+            let (r, c) = (i / n, i % n);
+            r < w || c < w || r + w >= n || c + w >= n
+        })
+        .collect()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mid = v.len() / 2;
+    v.select_nth_unstable_by(mid, f64::total_cmp);
+    v[mid]
+}
+
+/// Robust level and noise of an image's border: the median and 1.4826 x the median absolute
+/// deviation (counts).
+pub fn border_stats(img: &[f32], n: usize) -> (f64, f64) {
+    let idx = border_pixels(n, border_width(n));
+    let mut v: Vec<f64> = idx.iter().map(|&i| img[i] as f64).collect();
+    let m = median(&mut v);
+    let mut d: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    (m, 1.4826 * median(&mut d))
+}
+
+/// Subtract the background of every projection, estimated from a border of
+/// [`border_width`] pixels (the particle must not touch it). Returns the background level at
+/// each image's centre (counts), e.g. about -32000 for a signed 16-bit detector offset.
+pub fn subtract_background(series: &mut TiltSeries, how: Background) -> Vec<f64> {
+    let n = series.images.n;
+    let idx = border_pixels(n, border_width(n));
+    let c = n as f64 / 2.0;
+    series
+        .images
+        .data
+        .chunks_mut(n * n)
+        .map(|img| {
+            let mut vals: Vec<f64> = idx.iter().map(|&i| img[i] as f64).collect();
+            let level = median(&mut vals);
+            // Plane coefficients (a, b, c) about the image centre.
+            let mut coef = [level, 0.0, 0.0];
+            if how == Background::Plane {
+                let mut keep: Vec<usize> = idx.clone();
+                for _ in 0..3 {
+                    let mut ata = nalgebra::Matrix3::<f64>::zeros();
+                    let mut atb = nalgebra::Vector3::<f64>::zeros();
+                    for &i in &keep {
+                        let row =
+                            nalgebra::Vector3::new(1.0, (i % n) as f64 - c, (i / n) as f64 - c);
+                        ata += row * row.transpose();
+                        atb += row * img[i] as f64;
+                    }
+                    let Some(sol) = ata.lu().solve(&atb) else {
+                        break;
+                    };
+                    coef = [sol[0], sol[1], sol[2]];
+                    let resid = |i: usize| {
+                        img[i] as f64
+                            - coef[0]
+                            - coef[1] * ((i % n) as f64 - c)
+                            - coef[2] * ((i / n) as f64 - c)
+                    };
+                    let mut ad: Vec<f64> = keep.iter().map(|&i| resid(i).abs()).collect();
+                    let sigma = 1.4826 * median(&mut ad);
+                    if sigma <= 0.0 {
+                        break;
+                    }
+                    let next: Vec<usize> = idx
+                        .iter()
+                        .copied()
+                        .filter(|&i| resid(i).abs() <= 3.5 * sigma)
+                        .collect();
+                    if next.len() < 3 || next.len() == keep.len() {
+                        break;
+                    }
+                    keep = next;
+                }
+            }
+            for (i, p) in img.iter_mut().enumerate() {
+                let b = coef[0] + coef[1] * ((i % n) as f64 - c) + coef[2] * ((i / n) as f64 - c);
+                *p = (*p as f64 - b) as f32;
+            }
+            coef[0]
+        })
+        .collect()
+}
+
+/// Scale every projection so that its total intensity equals the mean total of the series
+/// (beam current or detector gain drifting over the acquisition). Returns the factors. Fails
+/// if a projection's total is not positive (subtract the background first).
+pub fn normalise_totals(series: &mut TiltSeries) -> Result<Vec<f64>> {
+    let n = series.images.n;
+    let totals: Vec<f64> = series
+        .images
+        .data
+        .chunks(n * n)
+        .map(|img| img.iter().map(|&v| v as f64).sum())
+        .collect();
+    if let Some(k) = totals.iter().position(|&t| t.is_nan() || t <= 0.0) {
+        return Err(AetError::Invalid(format!(
+            "projection {k} has total intensity {:.4e}; normalisation needs positive totals \
+             (subtract the background first)",
+            totals[k]
+        )));
+    }
+    let mean = totals.iter().sum::<f64>() / totals.len() as f64;
+    let factors: Vec<f64> = totals.iter().map(|t| mean / t).collect();
+    for (img, f) in series.images.data.chunks_mut(n * n).zip(&factors) {
+        img.iter_mut().for_each(|v| *v = (*v as f64 * f) as f32);
+    }
+    Ok(factors)
 }
 
 /// A cubic volume, [z][y][x] row-major, voxel (ix, iy, iz) centred at (ix, iy, iz) x pixel.

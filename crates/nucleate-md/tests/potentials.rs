@@ -187,7 +187,10 @@ fn sutton_chen_palladium_is_bound_near_its_lattice_constant() {
             best = (a, e(a));
         }
     }
-    eprintln!("Sutton-Chen Pd: a0 = {:.3} A, E = {:.4} eV/atom", best.0, best.1);
+    eprintln!(
+        "Sutton-Chen Pd: a0 = {:.3} A, E = {:.4} eV/atom",
+        best.0, best.1
+    );
     assert!((best.0 - 3.89).abs() < 0.03, "{best:?}");
     assert!(best.1 < -3.5 && best.1 > -4.2, "{best:?}");
 }

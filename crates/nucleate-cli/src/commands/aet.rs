@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
+use nucleate_aet::align::{align, alignment_svg, AlignParams, Alignment};
 use nucleate_aet::compare::{compare_models, CompareParams};
 use nucleate_aet::geometry::{parse_angle_range, TiltAxis, TiltGeometry};
 use nucleate_aet::plot::{curves_svg, histogram_svg, orthoslices_png};
@@ -12,8 +13,8 @@ use nucleate_aet::project::{simulate_series, Noise, SimulateParams};
 use nucleate_aet::reconstruct::{reconstruct, MethodKind, ReconstructParams, Reconstruction};
 use nucleate_aet::refine::{refine, RefineParams, Refined};
 use nucleate_aet::series::{
-    read_angles, read_tilt_series, read_volume, write_angles, write_bytes, write_tiff_stack,
-    write_volume, TiltSeries,
+    normalise_totals, read_angles, read_tilt_series, read_volume, subtract_background,
+    write_angles, write_bytes, write_tiff_stack, write_volume, Background, TiltSeries,
 };
 use nucleate_aet::trace::{trace, TraceParams, TraceResult};
 use nucleate_core::io::{read_frame, write_frame, ReadOptions};
@@ -50,6 +51,16 @@ pub enum MethodArg {
     Genfire,
     /// Simultaneous iterative reconstruction technique.
     Sirt,
+    /// Ordered-subsets SART (SIRT's update subset by subset: far fewer iterations).
+    Sart,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum BackgroundArg {
+    /// A plane fitted to the border pixels (robust to outliers): removes offsets and gradients.
+    Plane,
+    /// The median of the border pixels: removes a constant offset.
+    Median,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -102,27 +113,65 @@ pub struct SeriesArgs {
     /// Angle file: CSV `index,angle_deg` or IMOD .tlt/.rawtlt.
     #[arg(long)]
     pub angles: PathBuf,
-    /// Pixel size (A).
+    /// Pixel size (A); read from the MRC header when not given.
     #[arg(long)]
-    pub pixel_a: f64,
+    pub pixel_a: Option<f64>,
     /// Tilt-axis position along x and z (pixels; default n/2).
     #[arg(long)]
     pub centre_px: Option<f64>,
     /// Direction of the tilt axis in the images.
     #[arg(long, value_enum, default_value = "y")]
     pub tilt_axis: AxisArg,
+    /// Subtract each projection's background, estimated from its border (n/16 pixels wide,
+    /// which the particle must not touch); plain `--subtract-background` fits a plane.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "plane")]
+    pub subtract_background: Option<BackgroundArg>,
+    /// Scale each projection to the series' mean total intensity (after the background).
+    #[arg(long)]
+    pub normalise: bool,
+}
+
+/// Options of the alignment (`reconstruct`, `run`).
+#[derive(Args, Debug, Clone)]
+pub struct AlignArgs {
+    /// Align the series first: centre of mass across the tilt axis (axis moved to n/2 or
+    /// --centre-px), row profiles along it, then projection-matching rounds. Shifts and the R1
+    /// of each round go to summary.json, shifts.csv and alignment.svg. Implies
+    /// `--subtract-background median` unless a background is given.
+    #[arg(long)]
+    pub align: bool,
+    /// Projection-matching rounds of --align.
+    #[arg(long, default_value_t = 5)]
+    pub align_rounds: usize,
+    /// Reconstruction of the alignment rounds.
+    #[arg(long, value_enum, default_value = "sart")]
+    pub align_method: AlignMethodArg,
+    /// Iterations of each alignment round's reconstruction from an empty volume (default: 3
+    /// for sart, 15 for sirt; later rounds continue from the previous volume with a third).
+    #[arg(long)]
+    pub align_iterations: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AlignMethodArg {
+    /// Ordered-subsets SART (converges in a few passes).
+    Sart,
+    /// SIRT.
+    Sirt,
 }
 
 /// Options of `aet reconstruct`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  nucleate aet reconstruct series/tilts.tif --angles series/angles.csv --pixel-a 0.35 -o rec --method genfire --iterations 100"
+    after_help = "Examples:\n  nucleate aet reconstruct series/tilts.tif --angles series/angles.csv --pixel-a 0.35 -o rec --method genfire --iterations 100\n  nucleate aet reconstruct particle.st --angles particle.rawtlt --tilt-axis x --subtract-background --align -o rec"
 )]
 pub struct ReconstructArgs {
-    /// Tilt series (multi-page TIFF).
+    /// Tilt series: multi-page TIFF or MRC (.mrc, .mrcs, .st, .ali).
     pub tilts: PathBuf,
     #[command(flatten)]
     pub series: SeriesArgs,
+    #[command(flatten)]
+    pub alignment: AlignArgs,
     /// Output folder: volume.tif, summary.json, residuals.csv, orthoslices.png.
     #[arg(short, long)]
     pub out: PathBuf,
@@ -165,6 +214,9 @@ pub struct TraceArgs {
     /// Minimum distance between atoms (A).
     #[arg(long, default_value_t = 2.0)]
     pub min_distance_a: f64,
+    /// Cubic-spline upsampling factor before the sub-voxel peak fit (1: fit the voxels).
+    #[arg(long, default_value_t = TraceParams::default().upsample)]
+    pub upsample: usize,
     #[command(flatten)]
     pub common: super::common::CommonArgs,
 }
@@ -177,7 +229,8 @@ pub struct TraceArgs {
 pub struct RefineArgs {
     /// Starting model (extXYZ, A, volume frame).
     pub model: PathBuf,
-    /// Tilt series (multi-page TIFF).
+    /// Tilt series (multi-page TIFF or MRC), aligned (e.g. aligned_tilts.tif of
+    /// `reconstruct --align`).
     pub tilts: PathBuf,
     #[command(flatten)]
     pub series: SeriesArgs,
@@ -220,13 +273,15 @@ pub struct CompareArgs {
 /// Options of `aet run`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  nucleate aet run series/tilts.tif --angles series/angles.csv --pixel-a 0.35 -o result --species Fe,Pt"
+    after_help = "Examples:\n  nucleate aet run series/tilts.tif --angles series/angles.csv --pixel-a 0.35 -o result --species Fe,Pt\n  nucleate aet run particle.mrc --angles particle.tlt --subtract-background --align -o result"
 )]
 pub struct RunArgs {
-    /// Tilt series (multi-page TIFF).
+    /// Tilt series: multi-page TIFF or MRC (.mrc, .mrcs, .st, .ali).
     pub tilts: PathBuf,
     #[command(flatten)]
     pub series: SeriesArgs,
+    #[command(flatten)]
+    pub alignment: AlignArgs,
     /// Output folder: volume.tif, atoms.extxyz, summary.json, report.html and pictures.
     #[arg(short, long)]
     pub out: PathBuf,
@@ -311,19 +366,141 @@ fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_series(tilts: &Path, s: &SeriesArgs) -> anyhow::Result<(TiltSeries, TiltGeometry)> {
-    check_pixel(s.pixel_a)?;
+/// What reading did to a series (for summary.json).
+struct Loaded {
+    series: TiltSeries,
+    geom: TiltGeometry,
+    info: serde_json::Value,
+}
+
+/// Read, check and pre-process a series; `align`: a background is needed, so the border
+/// median is subtracted unless another background was asked for.
+fn load_series(tilts: &Path, s: &SeriesArgs, align: bool, quiet: bool) -> anyhow::Result<Loaded> {
     let axis = match s.tilt_axis {
         AxisArg::Y => TiltAxis::Y,
         AxisArg::X => TiltAxis::X,
     };
-    let series = read_tilt_series(tilts, &s.angles, axis)?;
-    let mut geom = TiltGeometry::new(series.angles_deg.clone(), series.images.n, s.pixel_a)
+    let mut series = read_tilt_series(tilts, &s.angles, axis)?;
+    let pixel_a = match (s.pixel_a, series.pixel_a) {
+        (Some(p), header) => {
+            check_pixel(p)?;
+            if let Some(h) = header {
+                if (h - p).abs() > 0.01 * p && !quiet {
+                    eprintln!(
+                        "warning: --pixel-a {p} A differs from the {h:.4} A in the header of {}; using {p}",
+                        tilts.display()
+                    );
+                }
+            }
+            p
+        }
+        (None, Some(h)) => h,
+        (None, None) => bail!(
+            "{}: the file states no pixel size; give --pixel-a",
+            tilts.display()
+        ),
+    };
+    let background = s
+        .subtract_background
+        .map(|b| match b {
+            BackgroundArg::Plane => Background::Plane,
+            BackgroundArg::Median => Background::Median,
+        })
+        .or(align.then_some(Background::Median));
+    let levels = background.map(|b| subtract_background(&mut series, b));
+    let factors = if s.normalise {
+        Some(normalise_totals(&mut series).with_context(|| format!("{}", tilts.display()))?)
+    } else {
+        None
+    };
+    let mut geom = TiltGeometry::new(series.angles_deg.clone(), series.images.n, pixel_a)
         .with_context(|| format!("{}", s.angles.display()))?;
     if let Some(c) = s.centre_px {
         geom = geom.with_centre_px(c)?;
     }
-    Ok((series, geom))
+    let info = json!({
+        "file": tilts.display().to_string(),
+        "tilt_axis": match axis { TiltAxis::Y => "y", TiltAxis::X => "x" },
+        "pixel_a": pixel_a,
+        "pixel_a_from_header": series.pixel_a,
+        "background": background,
+        "background_levels": levels,
+        "normalisation_factors": factors,
+    });
+    Ok(Loaded { series, geom, info })
+}
+
+/// Align the series in place when asked: the images become the aligned ones; shifts.csv,
+/// alignment.svg and aligned_tilts.tif go to `out`. Returns the summary block.
+fn maybe_align(
+    loaded: &mut Loaded,
+    a: &AlignArgs,
+    out: &Path,
+    quiet: bool,
+) -> anyhow::Result<Option<(Alignment, serde_json::Value)>> {
+    if !a.align {
+        return Ok(None);
+    }
+    let (method, default_iterations) = match a.align_method {
+        AlignMethodArg::Sart => (MethodKind::Sart, 3),
+        AlignMethodArg::Sirt => (MethodKind::Sirt, 15),
+    };
+    let iterations = a.align_iterations.unwrap_or(default_iterations);
+    if iterations == 0 {
+        bail!("--align-iterations must be at least 1");
+    }
+    let params = AlignParams {
+        rounds: a.align_rounds,
+        method,
+        round_iterations: iterations,
+        warm_iterations: iterations.div_ceil(3),
+        ..Default::default()
+    };
+    let bar = progress_bar(params.rounds + 1, quiet, "align");
+    let start = std::time::Instant::now();
+    let al = align(
+        &loaded.series.images.data,
+        &loaded.geom,
+        &params,
+        &mut |r| {
+            bar.inc(1);
+            bar.set_message(format!("R1 {:.4} update {:.3} px", r.r1, r.rms_update_px));
+        },
+    )?;
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let g = &loaded.geom;
+    let mut csv = String::from(
+        "index,angle_deg,shift_across_axis_px,shift_along_axis_px,drift_across_axis_px\n",
+    );
+    for (k, (s, d)) in al.shifts_px.iter().zip(&al.drift_px).enumerate() {
+        csv.push_str(&format!(
+            "{k},{},{:.4},{:.4},{:.4}\n",
+            g.angles_deg[k], s[0], s[1], d
+        ));
+    }
+    write_bytes(&out.join("shifts.csv"), csv.as_bytes())?;
+    alignment_svg(&out.join("alignment.svg"), &g.angles_deg, &al)?;
+    write_tiff_stack(&out.join("aligned_tilts.tif"), g.n, &al.images)?;
+    let summary = json!({
+        "rounds": al.rounds,
+        "centre_of_mass": al.com,
+        "axis_offset_px": al.axis_offset_px,
+        "shifts_px": al.shifts_px,
+        "drift_across_axis_px": al.drift_px,
+        "seconds": seconds,
+        "params": params,
+    });
+    if !quiet {
+        eprintln!(
+            "aligned in {seconds:.1} s: axis {:+.2} px from the centre, R1 {:.4} as read -> {:.4}",
+            al.axis_offset_px,
+            al.rounds.first().map(|r| r.r1).unwrap_or(f64::NAN),
+            al.rounds.last().map(|r| r.r1).unwrap_or(f64::NAN),
+        );
+    }
+    loaded.series.images.data = al.images.clone();
+    Ok(Some((al, summary)))
 }
 
 fn progress_bar(len: usize, quiet: bool, what: &str) -> indicatif::ProgressBar {
@@ -440,6 +617,7 @@ fn write_reconstruction(
     rec: &Reconstruction,
     params: &ReconstructParams,
     pixel_a: f64,
+    extra: &[(&str, serde_json::Value)],
 ) -> anyhow::Result<()> {
     write_volume(&out.join("volume.tif"), &rec.volume)?;
     let mut csv = String::from("iteration,error,r1,r_free\n");
@@ -475,30 +653,35 @@ fn write_reconstruction(
     let method = match params.method {
         MethodKind::Genfire => "genfire",
         MethodKind::Sirt => "sirt",
+        MethodKind::Sart => "sart",
     };
-    write_json(
-        &out.join("summary.json"),
-        &json!({
-            "method": method,
-            "iterations": params.iterations,
-            "r1": rec.r1,
-            "r_free": rec.r_free,
-            "seconds": rec.seconds,
-            "oversampling": params.oversampling,
-            "interpolation_radius": params.interpolation_radius,
-            "pixel_a": pixel_a,
-            "size": rec.volume.n,
-        }),
-    )
+    let mut summary = json!({
+        "method": method,
+        "iterations": params.iterations,
+        "r1": rec.r1,
+        "r_free": rec.r_free,
+        "seconds": rec.seconds,
+        "oversampling": params.oversampling,
+        "interpolation_radius": params.interpolation_radius,
+        "pixel_a": pixel_a,
+        "size": rec.volume.n,
+    });
+    for (k, v) in extra {
+        summary[*k] = v.clone();
+    }
+    write_json(&out.join("summary.json"), &summary)
 }
 
 fn run_reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
     a.common.init_threads()?;
-    let (series, geom) = load_series(&a.tilts, &a.series)?;
+    let mut loaded = load_series(&a.tilts, &a.series, a.alignment.align, a.common.quiet)?;
+    let aligned = maybe_align(&mut loaded, &a.alignment, &a.out, a.common.quiet)?;
+    let Loaded { series, geom, info } = loaded;
     let params = ReconstructParams {
         method: match a.method {
             MethodArg::Genfire => MethodKind::Genfire,
             MethodArg::Sirt => MethodKind::Sirt,
+            MethodArg::Sart => MethodKind::Sart,
         },
         iterations: a.iterations,
         oversampling: a.oversampling,
@@ -507,7 +690,11 @@ fn run_reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let rec = do_reconstruct(&series, &geom, &params, a.common.quiet)?;
-    write_reconstruction(&a.out, &rec, &params, geom.pixel_a)?;
+    let mut extra = vec![("input", info)];
+    if let Some((_, al)) = aligned {
+        extra.push(("alignment", al));
+    }
+    write_reconstruction(&a.out, &rec, &params, geom.pixel_a, &extra)?;
     if !a.common.quiet {
         eprintln!(
             "{} iterations in {:.1} s: R1 {:.4}{}",
@@ -571,6 +758,7 @@ fn run_trace(a: TraceArgs) -> anyhow::Result<()> {
     let params = TraceParams {
         species: a.species.clone(),
         min_distance_a: a.min_distance_a,
+        upsample: a.upsample,
         ..Default::default()
     };
     let t = trace(&vol, a.pixel_a, &params).with_context(|| format!("{}", a.volume.display()))?;
@@ -668,7 +856,7 @@ fn refine_summary(r: &Refined, species: &[String], iterations: usize) -> serde_j
 fn run_refine(a: RefineArgs) -> anyhow::Result<()> {
     a.common.init_threads()?;
     let model = read_model(&a.model)?;
-    let (series, geom) = load_series(&a.tilts, &a.series)?;
+    let Loaded { series, geom, .. } = load_series(&a.tilts, &a.series, false, a.common.quiet)?;
     let species = a
         .species
         .clone()
@@ -755,13 +943,15 @@ fn run_chain(a: RunArgs) -> anyhow::Result<()> {
     if a.species.is_empty() || a.species.iter().any(|s| s.trim().is_empty()) {
         bail!("--species needs names from light to heavy, e.g. Fe,Pt");
     }
-    let (series, geom) = load_series(&a.tilts, &a.series)?;
+    let mut loaded = load_series(&a.tilts, &a.series, a.alignment.align, a.common.quiet)?;
+    let aligned = maybe_align(&mut loaded, &a.alignment, &a.out, a.common.quiet)?;
+    let Loaded { series, geom, info } = loaded;
     let params = ReconstructParams {
         iterations: a.iterations,
         ..Default::default()
     };
     let rec = do_reconstruct(&series, &geom, &params, a.common.quiet)?;
-    write_reconstruction(&a.out, &rec, &params, geom.pixel_a)?;
+    write_reconstruction(&a.out, &rec, &params, geom.pixel_a, &[])?;
     let tparams = TraceParams {
         species: a.species.clone(),
         ..Default::default()
@@ -812,7 +1002,10 @@ fn run_chain(a: RunArgs) -> anyhow::Result<()> {
             json!(r.species.iter().filter(|&&x| x == k).count()),
         );
     }
+    let alignment = aligned.map(|(_, v)| v);
     let summary = json!({
+        "input": info,
+        "alignment": alignment,
         "reconstruction": {"method": "genfire", "iterations": params.iterations, "oversampling": params.oversampling, "r1": rec.r1, "r_free": rec.r_free, "seconds": rec.seconds},
         "trace": {"n_atoms": traced.len(), "class_centres": t.class_centres, "n_non_atoms": t.n_non_atoms()},
         "refine": refine_summary(&r, &a.species, a.refine_iterations),
@@ -820,7 +1013,7 @@ fn run_chain(a: RunArgs) -> anyhow::Result<()> {
         "counts": counts,
     });
     write_json(&a.out.join("summary.json"), &summary)?;
-    let html = report_html(&summary);
+    let html = report_html(&summary, alignment.is_some());
     write_bytes(&a.out.join("report.html"), html.as_bytes())?;
     if !a.common.quiet {
         eprintln!(
@@ -835,15 +1028,21 @@ fn run_chain(a: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report_html(summary: &serde_json::Value) -> String {
+fn report_html(summary: &serde_json::Value, aligned: bool) -> String {
     let pretty = serde_json::to_string_pretty(summary).unwrap_or_default();
+    let alignment = if aligned {
+        "<h2>Alignment</h2><p>Shift applied to each projection and R1 of each round (0: as read).</p>\n\
+<img src=\"alignment.svg\" alt=\"alignment shifts and R1\">\n"
+    } else {
+        ""
+    };
     let esc = pretty.replace('&', "&amp;").replace('<', "&lt;");
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>nucleate aet run</title>\n\
 <style>body{{font-family:sans-serif;max-width:1100px;margin:auto}} img{{max-width:100%;image-rendering:pixelated}}</style></head><body>\n\
 <h1>Atomic electron tomography</h1>\n\
 <h2>Orthoslices with the refined atoms</h2><p>Central slices z, y, x (2 A thick); white dots: atoms within the slab.</p>\n\
-<img src=\"orthoslices_atoms.png\" alt=\"orthoslices with atoms\">\n\
+<img src=\"orthoslices_atoms.png\" alt=\"orthoslices with atoms\">\n{alignment}\
 <h2>Reconstruction residuals</h2><img src=\"residuals.svg\" alt=\"R1 and R_free\">\n\
 <h2>Intensity histogram and classes</h2><img src=\"trace/histogram.svg\" alt=\"intensity histogram\">\n\
 <h2>Refinement</h2><img src=\"refine_r1.svg\" alt=\"refinement R1\">\n\

@@ -368,7 +368,7 @@ pub fn run(args: StudyArgs) -> Result<()> {
             let bplan = branch_plan(plan, br, k, &start)?;
             let sub = dir.join(&br.name);
             let label = format!("md:{}", br.name);
-            if done.iter().any(|s| *s == label) {
+            if done.contains(&label) {
                 eprintln_unless(
                     args.common.quiet,
                     &format!("{label}: finished earlier, skipped"),
@@ -463,7 +463,7 @@ pub fn run(args: StudyArgs) -> Result<()> {
         }
         for (name, t, sub, frames, dt, offset) in runs {
             let label = format!("structure:{name}");
-            if done.iter().any(|s| *s == label) {
+            if done.contains(&label) {
                 eprintln_unless(
                     args.common.quiet,
                     &format!("{label}: finished earlier, skipped"),
