@@ -165,6 +165,29 @@ pub fn reconstruct(
     })
 }
 
+/// 1/x, or 0 where x vanishes (rays or voxels the projector never reaches).
+fn inverse(x: f32) -> f32 {
+    if x > 1e-6 {
+        1.0 / x
+    } else {
+        0.0
+    }
+}
+
+/// R of SIRT and SART: the inverse of each ray's sum of projector weights (the projection of
+/// a volume of ones).
+fn inverse_ray_sums(geom: &TiltGeometry) -> Vec<f32> {
+    let n = geom.n;
+    let ones = Volume {
+        n,
+        data: vec![1.0; n * n * n],
+    };
+    project_volume(&ones, geom)
+        .into_iter()
+        .map(inverse)
+        .collect()
+}
+
 /// SIRT state: measured projections and the normalisations.
 pub struct Sirt<'a> {
     images: &'a [f32],
@@ -177,17 +200,11 @@ pub struct Sirt<'a> {
 impl<'a> Sirt<'a> {
     /// Prepare SIRT for `images` taken with `geom`.
     pub fn new(images: &'a [f32], geom: &TiltGeometry, relaxation: f64) -> Self {
-        let n = geom.n;
-        let ones = Volume {
-            n,
-            data: vec![1.0; n * n * n],
-        };
-        let inv = |x: f32| if x > 1e-6 { 1.0 / x } else { 0.0 };
-        let inv_row = project_volume(&ones, geom).into_iter().map(inv).collect();
+        let inv_row = inverse_ray_sums(geom);
         let inv_col = backproject(&vec![1.0; images.len()], geom)
             .data
             .into_iter()
-            .map(inv)
+            .map(inverse)
             .collect();
         Self {
             images,
@@ -244,14 +261,8 @@ impl<'a> Sart<'a> {
     /// Prepare OS-SART for `images` taken with `geom`, with `subsets` subsets (0: two
     /// projections per subset).
     pub fn new(images: &'a [f32], geom: &TiltGeometry, relaxation: f64, subsets: usize) -> Self {
-        let n = geom.n;
         let na = geom.n_angles();
-        let ones = Volume {
-            n,
-            data: vec![1.0; n * n * n],
-        };
-        let inv = |x: f32| if x > 1e-6 { 1.0 / x } else { 0.0 };
-        let inv_row = project_volume(&ones, geom).into_iter().map(inv).collect();
+        let inv_row = inverse_ray_sums(geom);
         let m = if subsets == 0 {
             na.div_ceil(2)
         } else {

@@ -37,7 +37,7 @@ fn structure_of_the_free_nanoparticle() {
     let rows = csv(&summary);
     assert_eq!(
         rows[0].join(","),
-        "frame,n_atoms,n_other,n_fcc,n_hcp,n_bcc,n_ico,ac_ratio,core_radius_a,n_grains,energy_ev"
+        "frame,n_atoms,n_other,n_fcc,n_hcp,n_bcc,n_ico,ac_ratio,core_radius_a,n_grains,energy_ev,largest_grain_atoms,grain_atoms"
     );
     // OVITO 3.17 adaptive CNA on this frame: 352 other, 432 fcc
     // (crates/nucleate-order/tests/data/nanoparticle_free.ovito_cna.csv).
@@ -78,6 +78,24 @@ fn structure_of_the_free_nanoparticle() {
     for (line, want) in text.lines().skip(2).zip(reference.lines().skip(1)) {
         assert_eq!(line.split_whitespace().nth(at).unwrap(), want.trim());
     }
+    // The grain sizes of the summary are the per-atom labels counted: grain 0 the largest.
+    let mut g_col = 0;
+    for t in props.chunks(3) {
+        if t[0] == "grain" {
+            break;
+        }
+        g_col += t[2].parse::<usize>().unwrap();
+    }
+    let grains: Vec<i64> = text
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().nth(g_col).unwrap().parse().unwrap())
+        .collect();
+    let in_grain0 = grains.iter().filter(|&&g| g == 0).count();
+    let in_grains = grains.iter().filter(|&&g| g >= 0).count();
+    assert!(in_grain0 > 0);
+    assert_eq!(rows[1][11], in_grain0.to_string());
+    assert_eq!(rows[1][12], in_grains.to_string());
     for plot in ["np.ac_ratio.svg", "np.core_radius.svg", "np.grains.svg"] {
         assert!(dir.path().join(plot).exists(), "{plot}");
     }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser};
+use clap::Args;
 use serde::Deserialize;
 
 use nucleate_core::io::{read_frame, AtomicFile, ReadOptions};
@@ -681,21 +681,30 @@ fn run_nuclei_analysis(
     if args.common.quiet {
         argv.push("--quiet".into());
     }
-    #[derive(Parser)]
-    struct Track {
-        #[command(flatten)]
-        cmd: super::nuclei::TrackCmd,
-    }
-    let track = Track::try_parse_from(&argv).map_err(|e| {
+    let track: super::nuclei::TrackCmd = parse_as(&argv, path, "analysis")?;
+    super::nuclei::run_track(track)?;
+    mark_done(dir, "analysis")?;
+    Ok(())
+}
+
+/// A command's arguments from `argv` (the command name first), as the study builds them from a
+/// table; errors name the study file and the table.
+fn parse_as<A: clap::Args + clap::FromArgMatches>(
+    argv: &[String],
+    path: &Path,
+    table: &str,
+) -> Result<A> {
+    let fail = |e: clap::Error| {
         anyhow::anyhow!(
-            "{}: [analysis]: {}",
+            "{}: [{table}]: {}",
             path.display(),
             e.to_string().lines().next().unwrap_or("")
         )
-    })?;
-    super::nuclei::run_track(track.cmd)?;
-    mark_done(dir, "analysis")?;
-    Ok(())
+    };
+    let matches = A::augment_args(clap::Command::new("nucleate"))
+        .try_get_matches_from(argv)
+        .map_err(fail)?;
+    A::from_arg_matches(&matches).map_err(fail)
 }
 
 /// Element names of a plan's potential (the species of LAMMPS types 1, 2, ... in its dumps).
@@ -777,19 +786,7 @@ fn run_structure_stage(
         spec.misorientation_deg.map(|v| v.to_string()),
     );
     opt("--min-grain", spec.min_grain.map(|v| v.to_string()));
-    #[derive(Parser)]
-    struct S {
-        #[command(flatten)]
-        cmd: super::structure::StructureArgs,
-    }
-    let parsed = S::try_parse_from(&argv).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: [structure]: {}",
-            path.display(),
-            e.to_string().lines().next().unwrap_or("")
-        )
-    })?;
-    super::structure::run_structure(parsed.cmd)?;
+    super::structure::run_structure(parse_as(&argv, path, "structure")?)?;
 
     let mut argv: Vec<String> = vec![
         "rdf".into(),
@@ -804,19 +801,7 @@ fn run_structure_stage(
         spec.rdf_r_max_a.unwrap_or(10.0).to_string(),
     ];
     argv.extend(common);
-    #[derive(Parser)]
-    struct R {
-        #[command(flatten)]
-        cmd: super::structure::RdfArgs,
-    }
-    let parsed = R::try_parse_from(&argv).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: [structure]: {}",
-            path.display(),
-            e.to_string().lines().next().unwrap_or("")
-        )
-    })?;
-    super::structure::run_rdf(parsed.cmd)
+    super::structure::run_rdf(parse_as(&argv, path, "structure")?)
 }
 
 /// The median (lambda, beta) of the profile fits of nuclei of 31-500 atoms: the early nuclei
