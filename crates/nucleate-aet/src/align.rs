@@ -61,7 +61,7 @@ impl Default for AlignParams {
         Self {
             rounds: 5,
             full_resolution_rounds: 2,
-            binned_size: 64,
+            binned_size: 32,
             method: MethodKind::Sirt,
             round_iterations: 15,
             warm_iterations: 5,
