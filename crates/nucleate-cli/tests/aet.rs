@@ -159,7 +159,7 @@ fn chain_simulate_reconstruct_trace_refine_compare_run() {
     series(&mut c);
     ok(c.arg("-o").arg(&rec).args(["--iterations", "15"]));
     let s = json(&rec.join("summary.json"));
-    assert_eq!(s["method"], "genfire");
+    assert_eq!(s["method"], "sart");
     assert!(s["r1"].as_f64().unwrap() < 0.5, "{s}");
     assert!(rec.join("orthoslices.png").exists());
     let tr = d.join("trace");
