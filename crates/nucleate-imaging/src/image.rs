@@ -278,13 +278,7 @@ impl Image {
         if factor <= 1 && self.width == width && self.height == height {
             return self.clone();
         }
-        let f = factor as f64;
-        let coord = |p: usize, n: usize| -> (usize, usize, f64) {
-            let u = ((p as f64 + 0.5) / f - 0.5).clamp(0.0, (n - 1) as f64);
-            let i0 = u.floor() as usize;
-            let i1 = (i0 + 1).min(n - 1);
-            (i0, i1, u - i0 as f64)
-        };
+        let coord = |p: usize, n: usize| unbin_coord(p, n, factor);
         let xs: Vec<_> = (0..width).map(|x| coord(x, self.width)).collect();
         let mut out = vec![0.0; width * height];
         out.par_chunks_mut(width).enumerate().for_each(|(y, row)| {
@@ -298,6 +292,16 @@ impl Image {
         });
         Image::from_vec(width, height, out)
     }
+}
+
+/// Where full-resolution pixel `p` falls among `n` binned pixels of `factor` (block centres at
+/// `(i + 0.5) * factor`): the two neighbouring bins and the weight of the second, clamped at
+/// the edges. Shared by [`Image::unbin`] and the fused background subtraction of movies.
+pub(crate) fn unbin_coord(p: usize, n: usize, factor: usize) -> (usize, usize, f64) {
+    let u = ((p as f64 + 0.5) / factor as f64 - 0.5).clamp(0.0, (n - 1) as f64);
+    let i0 = u.floor() as usize;
+    let i1 = (i0 + 1).min(n - 1);
+    (i0, i1, u - i0 as f64)
 }
 
 /// The `q`-quantile (0..=1) of `values` by selection (no full sort); NaN for no values.

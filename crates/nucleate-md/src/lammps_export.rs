@@ -104,27 +104,20 @@ pub fn export(plan: &Plan, dir: &Path) -> Result<(), MdError> {
     }
     for (k, ps) in plan.stages.iter().enumerate() {
         let id = format!("s{}", k + 1);
-        let (ens, tau) = match &ps.stage {
-            Stage::Minimize {
-                force_tol_ev_per_a,
-                max_steps,
-            } => {
-                let _ = writeln!(
-                    inp,
-                    "min_style fire\nminimize 0 {force_tol_ev_per_a} {max_steps} {}",
-                    10 * max_steps
-                );
-                continue;
-            }
-            Stage::Melt {
-                ensemble, tau_t_ps, ..
-            }
-            | Stage::Hold {
-                ensemble, tau_t_ps, ..
-            }
-            | Stage::Ramp {
-                ensemble, tau_t_ps, ..
-            } => (*ensemble, *tau_t_ps),
+        if let Stage::Minimize {
+            force_tol_ev_per_a,
+            max_steps,
+        } = &ps.stage
+        {
+            let _ = writeln!(
+                inp,
+                "min_style fire\nminimize 0 {force_tol_ev_per_a} {max_steps} {}",
+                10 * max_steps
+            );
+            continue;
+        }
+        let Some((ens, tau)) = ps.stage.ensemble() else {
+            continue;
         };
         let (t0, t1) = (ps.t0, ps.t1);
         let seed = (s.seed + k as u64 + 1).clamp(1, 900_000_000);

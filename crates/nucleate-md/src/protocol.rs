@@ -175,6 +175,24 @@ pub enum Stage {
     },
 }
 
+impl Stage {
+    /// The ensemble and thermostat time (ps) of an MD stage; `None` for a minimisation.
+    pub fn ensemble(&self) -> Option<(Ensemble, f64)> {
+        match self {
+            Stage::Melt {
+                ensemble, tau_t_ps, ..
+            }
+            | Stage::Hold {
+                ensemble, tau_t_ps, ..
+            }
+            | Stage::Ramp {
+                ensemble, tau_t_ps, ..
+            } => Some((*ensemble, *tau_t_ps)),
+            Stage::Minimize { .. } => None,
+        }
+    }
+}
+
 fn default_tau_t() -> f64 {
     0.1
 }

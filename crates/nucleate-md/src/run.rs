@@ -163,17 +163,8 @@ fn dump_frame(md: &Md) -> Result<Vec<u8>, MdError> {
 }
 
 fn configure_stage(md: &mut Md, stage: &Stage, fresh: bool) {
-    let (ensemble, tau) = match stage {
-        Stage::Melt {
-            ensemble, tau_t_ps, ..
-        }
-        | Stage::Hold {
-            ensemble, tau_t_ps, ..
-        }
-        | Stage::Ramp {
-            ensemble, tau_t_ps, ..
-        } => (*ensemble, *tau_t_ps),
-        Stage::Minimize { .. } => return,
+    let Some((ensemble, tau)) = stage.ensemble() else {
+        return;
     };
     if fresh {
         md.thermostat = match ensemble {

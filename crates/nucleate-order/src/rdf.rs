@@ -286,20 +286,7 @@ pub fn normalisation(frame: &Frame) -> Result<Normalisation, OrderError> {
                 .into(),
         ));
     }
-    let n = frame.len() as f64;
-    let mut c = [0.0; 3];
-    for p in &frame.positions {
-        for d in 0..3 {
-            c[d] += p[d] / n;
-        }
-    }
-    let rg2 = frame
-        .positions
-        .iter()
-        .map(|p| (0..3).map(|d| (p[d] - c[d]).powi(2)).sum::<f64>())
-        .sum::<f64>()
-        / n;
-    let radius_a = (5.0 / 3.0 * rg2).sqrt();
+    let (_, radius_a) = equivalent_sphere(&frame.positions);
     if radius_a <= 0.0 {
         return Err(OrderError::Parameter(
             "all atoms of the free frame coincide: no particle volume".into(),
@@ -636,6 +623,28 @@ pub fn peaks(r: &[f64], g: &[f64], min_prominence_fraction: f64) -> Vec<Peak> {
         }
     }
     out
+}
+
+/// Centre (A) and radius (A) of the uniform sphere with the same centre and radius of
+/// gyration as `positions`: sqrt(5/3) R_g, since a uniform sphere of radius R has
+/// R_g^2 = 3/5 R^2. Radius 0 for no atoms.
+pub fn equivalent_sphere(positions: &[[f64; 3]]) -> ([f64; 3], f64) {
+    if positions.is_empty() {
+        return ([0.0; 3], 0.0);
+    }
+    let n = positions.len() as f64;
+    let mut c = [0.0; 3];
+    for p in positions {
+        for d in 0..3 {
+            c[d] += p[d] / n;
+        }
+    }
+    let rg2 = positions
+        .iter()
+        .map(|p| (0..3).map(|d| (p[d] - c[d]).powi(2)).sum::<f64>())
+        .sum::<f64>()
+        / n;
+    (c, (5.0 / 3.0 * rg2).sqrt())
 }
 
 #[cfg(test)]

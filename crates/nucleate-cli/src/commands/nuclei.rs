@@ -1046,21 +1046,8 @@ impl SroHistory {
         x: &SroNuclei,
         plan: &Plan,
     ) {
-        let n = frame.len().max(1) as f64;
-        let mut c = [0.0; 3];
-        for p in &frame.positions {
-            for d in 0..3 {
-                c[d] += p[d] / n;
-            }
-        }
-        let rg2 = frame
-            .positions
-            .iter()
-            .map(|p| (0..3).map(|d| (p[d] - c[d]).powi(2)).sum::<f64>())
-            .sum::<f64>()
-            / n;
-        // A uniform sphere of radius R has Rg^2 = 3/5 R^2.
-        self.radius = (5.0 / 3.0 * rg2).sqrt();
+        let (c, radius) = nucleate_order::rdf::equivalent_sphere(&frame.positions);
+        self.radius = radius;
         let (a, b) = (&sro.species.a_name, &sro.species.b_name);
         self.profiles.clear();
         for (k, r) in res.records.iter().enumerate() {

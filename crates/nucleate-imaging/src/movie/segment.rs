@@ -134,13 +134,7 @@ pub fn background(img: &Image, sigma_px: f64) -> Image {
 /// Subtract from `signal` (`width` x `height`) the bilinear resampling of the binned
 /// background `bg` (as [`Image::unbin`] computes it), one row at a time.
 fn subtract_unbinned(signal: &mut [f32], width: usize, height: usize, bg: &Image, factor: usize) {
-    let f = factor as f64;
-    let coord = |p: usize, n: usize| -> (usize, usize, f64) {
-        let u = ((p as f64 + 0.5) / f - 0.5).clamp(0.0, (n - 1) as f64);
-        let i0 = u.floor() as usize;
-        let i1 = (i0 + 1).min(n - 1);
-        (i0, i1, u - i0 as f64)
-    };
+    let coord = |p: usize, n: usize| crate::image::unbin_coord(p, n, factor);
     let xs: Vec<_> = (0..width).map(|x| coord(x, bg.width)).collect();
     let mut line = vec![0.0f64; bg.width];
     for (y, row) in signal.chunks_exact_mut(width).enumerate().take(height) {
