@@ -528,19 +528,19 @@ fn match_round(
     let g = TiltGeometry::new(geom.angles_deg.clone(), nb, geom.pixel_a * b as f64)?
         .with_centre_px(centre)?;
     let volume = match (params.method, start) {
-        (MethodKind::Sirt, Some(mut vol)) => {
-            let mut sirt = Sirt::new(&binned, &g, 1.0);
+        (MethodKind::Sirt, Some(vol)) => {
+            let mut sirt = Sirt::new(&binned, &g, 1.0, Some(&vol));
             for _ in 0..params.warm_iterations.max(1) {
-                sirt.step(&mut vol);
+                sirt.step();
             }
-            vol
+            sirt.volume()
         }
-        (MethodKind::Sart, Some(mut vol)) => {
-            let mut sart = Sart::new(&binned, &g, 1.0, 0);
+        (MethodKind::Sart, Some(vol)) => {
+            let mut sart = Sart::new(&binned, &g, 1.0, 0, Some(&vol));
             for _ in 0..params.warm_iterations.max(1) {
-                sart.step(&mut vol);
+                sart.step();
             }
-            vol
+            sart.volume()
         }
         _ => {
             let rp = ReconstructParams {

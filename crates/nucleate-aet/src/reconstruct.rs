@@ -32,7 +32,10 @@ use rustfft::num_complex::Complex64;
 use crate::error::{AetError, Result};
 use crate::fft3::Fft3;
 use crate::geometry::TiltGeometry;
-use crate::project::{backproject, backproject_at, project_volume, project_volume_at, r1};
+use crate::project::{
+    backproject, backproject_slab_plane, positive_update, project_slab, project_volume, r1,
+    weighted_residuals, Lines, Row, Slabs, SLAB,
+};
 use crate::series::Volume;
 
 /// Residuals after one iteration.
@@ -48,12 +51,14 @@ pub struct Residuals {
     pub error: f64,
 }
 
-/// One reconstruction method: a state plus an iteration step on the volume.
+/// One reconstruction method: a state holding the current estimate, and an iteration step.
 pub trait Method {
-    /// Short name (`genfire`, `sirt`).
+    /// Short name (`genfire`, `sirt`, `sart`).
     fn name(&self) -> &'static str;
-    /// One iteration; `vol` holds the current estimate before and after.
-    fn step(&mut self, vol: &mut Volume) -> Residuals;
+    /// One iteration of the estimate.
+    fn step(&mut self) -> Residuals;
+    /// The current estimate, [z][y][x].
+    fn volume(&self) -> Volume;
 }
 
 /// Which method.
@@ -140,24 +145,23 @@ pub fn reconstruct(
         return Err(AetError::Invalid("at least one iteration is needed".into()));
     }
     let mut method: Box<dyn Method> = match params.method {
-        MethodKind::Sirt => Box::new(Sirt::new(images, geom, params.relaxation)),
-        MethodKind::Sart => Box::new(Sart::new(images, geom, params.relaxation, 0)),
+        MethodKind::Sirt => Box::new(Sirt::new(images, geom, params.relaxation, None)),
+        MethodKind::Sart => Box::new(Sart::new(images, geom, params.relaxation, 0, None)),
         MethodKind::Genfire => Box::new(Genfire::new(images, geom, params)?),
     };
-    let mut vol = Volume::zeros(n);
     let mut history = Vec::with_capacity(params.iterations);
     for it in 1..=params.iterations {
-        let mut res = method.step(&mut vol);
+        let mut res = method.step();
         res.iteration = it;
         if it == params.iterations || (params.r1_every > 0 && it % params.r1_every == 0) {
-            res.r1 = Some(r1(images, &project_volume(&vol, geom)));
+            res.r1 = Some(r1(images, &project_volume(&method.volume(), geom)));
         }
         progress(&res);
         history.push(res);
     }
     let last = history.last().copied().unwrap_or_default();
     Ok(Reconstruction {
-        volume: vol,
+        volume: method.volume(),
         r1: last.r1.unwrap_or(f64::NAN),
         r_free: last.r_free,
         history,
@@ -174,95 +178,177 @@ fn inverse(x: f32) -> f32 {
     }
 }
 
-/// R of SIRT and SART: the inverse of each ray's sum of projector weights (the projection of
-/// a volume of ones).
-fn inverse_ray_sums(geom: &TiltGeometry) -> Vec<f32> {
-    let n = geom.n;
-    let ones = Volume {
-        n,
-        data: vec![1.0; n * n * n],
-    };
-    project_volume(&ones, geom)
-        .into_iter()
-        .map(inverse)
-        .collect()
+/// What SIRT and SART share: the measured projections, the ray normalisation R (inverse
+/// row sums of the projector) and the estimate, all in the projector's slab layout
+/// ([`Slabs`]), so an iteration never transposes and runs slab by slab in cache.
+struct Algebraic {
+    geom: TiltGeometry,
+    lines: Lines,
+    slabs: Slabs,
+    images_s: Vec<Row>,
+    inv_row_s: Vec<Row>,
+    x_s: Vec<Row>,
 }
 
-/// SIRT state: measured projections and the normalisations.
-pub struct Sirt<'a> {
-    images: &'a [f32],
-    geom: TiltGeometry,
-    inv_row: Vec<f32>,
-    inv_col: Vec<f32>,
+impl Algebraic {
+    fn new(images: &[f32], geom: &TiltGeometry, start: Option<&Volume>) -> Self {
+        let n = geom.n;
+        let na = geom.n_angles();
+        let slabs = Slabs::new(n);
+        let x_s = match start {
+            Some(v) if v.n == n => slabs.gather(&v.data, n),
+            _ => vec![[0.0; SLAB]; slabs.count() * n * n],
+        };
+        let ones = Volume {
+            n,
+            data: vec![1.0; n * n * n],
+        };
+        let inv_row_s = slabs
+            .gather(&project_volume(&ones, geom), na)
+            .into_iter()
+            .map(|r| r.map(inverse))
+            .collect();
+        Self {
+            geom: geom.clone(),
+            lines: Lines::new(geom),
+            slabs,
+            images_s: slabs.gather(images, na),
+            inv_row_s,
+            x_s,
+        }
+    }
+
+    /// One pass over `subsets`, every slab on its own (in parallel): for each subset, the
+    /// residuals R (b - A x) of its projections are back-projected plane by plane and each
+    /// plane z of slab s goes to `update(s, z, plane of x, back-projected plane, subset
+    /// size)`. Returns sum |b - A x| and sum |b| over the residuals seen.
+    fn pass(
+        &mut self,
+        subsets: &[Vec<usize>],
+        update: &(impl Fn(usize, usize, &mut [Row], &[Row], usize) + Sync),
+    ) -> (f64, f64) {
+        let (geom, lines, slabs) = (&self.geom, &self.lines, self.slabs);
+        let (n, na) = (geom.n, geom.n_angles());
+        let (images_s, inv_row_s) = (&self.images_s, &self.inv_row_s);
+        let sums: Vec<(f64, f64)> = self
+            .x_s
+            .par_chunks_mut(n * n)
+            .enumerate()
+            .map(|(s, x)| {
+                let b_all = slabs.pages(images_s, s, na);
+                let r_all = slabs.pages(inv_row_s, s, na);
+                let (mut num, mut den) = (0.0f64, 0.0f64);
+                let mut resid = Vec::new();
+                let mut acc = vec![[0.0f32; SLAB]; n];
+                for subset in subsets {
+                    resid.clear();
+                    resid.resize(subset.len() * n, [0.0f32; SLAB]);
+                    for (j, &k) in subset.iter().enumerate() {
+                        let calc = &mut resid[j * n..(j + 1) * n];
+                        project_slab(x, lines, k, calc);
+                        let (a, b) = weighted_residuals(
+                            calc,
+                            &b_all[k * n..(k + 1) * n],
+                            &r_all[k * n..(k + 1) * n],
+                        );
+                        num += a;
+                        den += b;
+                    }
+                    for z in 0..n {
+                        backproject_slab_plane(&resid, lines, subset, z, &mut acc);
+                        update(s, z, &mut x[z * n..(z + 1) * n], &acc, subset.len());
+                    }
+                }
+                (num, den)
+            })
+            .collect();
+        sums.iter()
+            .fold((0.0, 0.0), |(a, b), (c, d)| (a + c, b + d))
+    }
+
+    fn volume(&self) -> Volume {
+        let n = self.geom.n;
+        Volume {
+            n,
+            data: self.slabs.scatter(&self.x_s, n),
+        }
+    }
+}
+
+/// SIRT state: the shared algebraic state and the column normalisation C.
+pub struct Sirt {
+    alg: Algebraic,
+    all: Vec<Vec<usize>>,
+    inv_col_s: Vec<Row>,
     relaxation: f32,
 }
 
-impl<'a> Sirt<'a> {
-    /// Prepare SIRT for `images` taken with `geom`.
-    pub fn new(images: &'a [f32], geom: &TiltGeometry, relaxation: f64) -> Self {
-        let inv_row = inverse_ray_sums(geom);
-        let inv_col = backproject(&vec![1.0; images.len()], geom)
-            .data
+impl Sirt {
+    /// Prepare SIRT for `images` taken with `geom`, starting from `start` (zeros if `None`).
+    pub fn new(
+        images: &[f32],
+        geom: &TiltGeometry,
+        relaxation: f64,
+        start: Option<&Volume>,
+    ) -> Self {
+        let alg = Algebraic::new(images, geom, start);
+        let inv_col_s = alg
+            .slabs
+            .gather(&backproject(&vec![1.0; images.len()], geom).data, geom.n)
             .into_iter()
-            .map(inverse)
+            .map(|r| r.map(inverse))
             .collect();
         Self {
-            images,
-            geom: geom.clone(),
-            inv_row,
-            inv_col,
+            alg,
+            all: vec![(0..geom.n_angles()).collect()],
+            inv_col_s,
             relaxation: relaxation as f32,
         }
     }
 }
 
-impl Method for Sirt<'_> {
+impl Method for Sirt {
     fn name(&self) -> &'static str {
         "sirt"
     }
 
-    fn step(&mut self, vol: &mut Volume) -> Residuals {
-        let calc = project_volume(vol, &self.geom);
-        let (mut num, mut den) = (0.0f64, 0.0f64);
-        let resid: Vec<f32> = calc
-            .iter()
-            .zip(self.images)
-            .zip(&self.inv_row)
-            .map(|((c, b), w)| {
-                num += (b - c).abs() as f64;
-                den += b.abs() as f64;
-                (b - c) * w
-            })
-            .collect();
-        let upd = backproject(&resid, &self.geom);
+    fn step(&mut self) -> Residuals {
         let lam = self.relaxation;
-        vol.data
-            .par_iter_mut()
-            .zip(&upd.data)
-            .zip(&self.inv_col)
-            .for_each(|((x, u), c)| *x = (*x + lam * c * u).max(0.0));
+        let (slabs, n) = (self.alg.slabs, self.alg.geom.n);
+        let inv_col = &self.inv_col_s;
+        let (num, den) = self.alg.pass(&self.all, &|s, z, x, u, _| {
+            let c = &slabs.pages(inv_col, s, n)[z * n..(z + 1) * n];
+            positive_update(x, u, Some(c), lam);
+        });
         Residuals {
             error: num / den.max(1e-300),
             ..Default::default()
         }
     }
+
+    fn volume(&self) -> Volume {
+        self.alg.volume()
+    }
 }
 
-/// Ordered-subsets SART state: measured projections, ray normalisations and the subsets.
-pub struct Sart<'a> {
-    images: &'a [f32],
-    geom: TiltGeometry,
-    inv_row: Vec<f32>,
+/// Ordered-subsets SART state: the shared algebraic state and the subsets.
+pub struct Sart {
+    alg: Algebraic,
     subsets: Vec<Vec<usize>>,
     relaxation: f32,
 }
 
-impl<'a> Sart<'a> {
+impl Sart {
     /// Prepare OS-SART for `images` taken with `geom`, with `subsets` subsets (0: two
-    /// projections per subset).
-    pub fn new(images: &'a [f32], geom: &TiltGeometry, relaxation: f64, subsets: usize) -> Self {
+    /// projections per subset), starting from `start` (zeros if `None`).
+    pub fn new(
+        images: &[f32],
+        geom: &TiltGeometry,
+        relaxation: f64,
+        subsets: usize,
+        start: Option<&Volume>,
+    ) -> Self {
         let na = geom.n_angles();
-        let inv_row = inverse_ray_sums(geom);
         let m = if subsets == 0 {
             na.div_ceil(2)
         } else {
@@ -272,54 +358,35 @@ impl<'a> Sart<'a> {
         // Subset j is the comb j, j + m, j + 2m, ...: every subset spans the tilt range.
         let subsets = (0..m).map(|j| (j..na).step_by(m).collect()).collect();
         Self {
-            images,
-            geom: geom.clone(),
-            inv_row,
+            alg: Algebraic::new(images, geom, start),
             subsets,
             relaxation: relaxation as f32,
         }
     }
 }
 
-impl Method for Sart<'_> {
+impl Method for Sart {
     fn name(&self) -> &'static str {
         "sart"
     }
 
-    fn step(&mut self, vol: &mut Volume) -> Residuals {
-        let n = self.geom.n;
-        let px = n * n;
-        let (mut num, mut den) = (0.0f64, 0.0f64);
-        for subset in &self.subsets {
-            let calc = project_volume_at(vol, &self.geom, subset);
-            let mut resid = vec![0.0f32; calc.len()];
-            for (j, &k) in subset.iter().enumerate() {
-                let b = &self.images[k * px..(k + 1) * px];
-                let w = &self.inv_row[k * px..(k + 1) * px];
-                let c = &calc[j * px..(j + 1) * px];
-                for (((r, &b), &c), &w) in
-                    resid[j * px..(j + 1) * px].iter_mut().zip(b).zip(c).zip(w)
-                {
-                    num += (b - c).abs() as f64;
-                    den += b.abs() as f64;
-                    *r = (b - c) * w;
-                }
-            }
-            let upd = backproject_at(&resid, &self.geom, subset);
+    fn step(&mut self) -> Residuals {
+        let relaxation = self.relaxation;
+        let (num, den) = self.alg.pass(&self.subsets, &|_, _, x, u, len| {
             // Column sums: a voxel whose footprint lies on the detector has weight 1 in each
             // projection (linear interpolation), so the subset's sum is its size; voxels of
             // the cube's corners that leave the detector at some angles are updated a little
             // less, which only slows them.
-            let lam = self.relaxation / subset.len() as f32;
-            vol.data
-                .par_iter_mut()
-                .zip(&upd.data)
-                .for_each(|(x, u)| *x = (*x + lam * u).max(0.0));
-        }
+            positive_update(x, u, None, relaxation / len as f32);
+        });
         Residuals {
             error: num / den.max(1e-300),
             ..Default::default()
         }
+    }
+
+    fn volume(&self) -> Volume {
+        self.alg.volume()
     }
 }
 
@@ -334,6 +401,8 @@ pub struct Genfire {
     /// Held-out points for R_free.
     free: Vec<(u32, Complex32)>,
     first: bool,
+    /// The estimate after the last step (the real cube is overwritten by the forward FFT).
+    current: Volume,
 }
 
 impl Genfire {
@@ -371,17 +440,20 @@ impl Genfire {
             measured,
             free,
             first: true,
+            current: Volume::zeros(n),
         })
     }
 
-    fn extract(&self, vol: &mut Volume) {
+    fn extract(&mut self) {
         let (n, big) = (self.n, self.fft.n);
-        vol.data
+        let real = &self.real;
+        self.current
+            .data
             .par_chunks_mut(n * n)
             .enumerate()
             .for_each(|(z, plane)| {
                 for y in 0..n {
-                    let src = &self.real[(z * big + y) * big..(z * big + y) * big + n];
+                    let src = &real[(z * big + y) * big..(z * big + y) * big + n];
                     for (d, s) in plane[y * n..(y + 1) * n].iter_mut().zip(src) {
                         *d = *s;
                     }
@@ -395,7 +467,7 @@ impl Method for Genfire {
         "genfire"
     }
 
-    fn step(&mut self, vol: &mut Volume) -> Residuals {
+    fn step(&mut self) -> Residuals {
         let (n, big, nh) = (self.n, self.fft.n, self.fft.nh);
         if self.first {
             self.spec.iter_mut().for_each(|c| *c = Complex32::default());
@@ -425,7 +497,7 @@ impl Method for Genfire {
                     }
                 }
             });
-        self.extract(vol);
+        self.extract();
         self.fft.forward(&mut self.real, &mut self.spec);
         let err = |pts: &[(u32, Complex32)], spec: &[Complex32]| {
             let (num, den) = pts
@@ -449,6 +521,10 @@ impl Method for Genfire {
             r_free,
             ..Default::default()
         }
+    }
+
+    fn volume(&self) -> Volume {
+        self.current.clone()
     }
 }
 
