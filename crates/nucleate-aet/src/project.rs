@@ -1,6 +1,14 @@
 //! The forward model: Gaussian atoms -> projections (used by `simulate`, `refine` and the
 //! tests), and the linear projector of a voxel volume with its exact transpose (used by SIRT
-//! and to compute R1 of any reconstruction). Both follow [`TiltGeometry`].
+//! and SART, alignment, and to compute R1 of any reconstruction). Both follow
+//! [`TiltGeometry`].
+//!
+//! The projector is voxel-driven with linear interpolation on the detector. Since the tilt
+//! axis is y, a voxel's detector column u does not depend on its row, so the work is laid out
+//! in [`Slabs`] of 16 rows with the row fastest: one voxel column of a slab lands on two
+//! detector columns with one pair of weights, i.e. two vector multiply-adds. The kernels are
+//! compiled for AVX-512 and AVX2 besides the baseline and picked at run time (no fused
+//! multiply-add, so every version gives the same bits).
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -19,7 +19,14 @@
 //! Memory (f32): GENFIRE holds the real cube N^3 x 4 B, the half spectrum N^2 (N/2+1) x 8 B
 //! and the gridded points (about angles x N^2 x 12 B); N = oversampling x n. For n = 256 at
 //! oversampling 3 (N = 768) that is 1.8 + 1.8 + about 0.4 GB (50 angles) = 4 GB; at
-//! oversampling 2, 1.2 GB. SIRT holds 3 cubes of n^3 x 4 B (200 MB at n = 256).
+//! oversampling 2, 1.2 GB. SART holds the estimate (n^3 x 4 B, rows padded to a multiple of
+//! 16) and the projections twice (measured and ray weights, angles x n^2 x 4 B); SIRT one
+//! more cube for its voxel weights. n = 256, 51 angles: 67 MB per cube and 13 MB per set of
+//! projections, under 0.3 GB with the copies made for R1 and the result.
+//!
+//! SIRT and SART work slab by slab along the tilt axis ([`crate::project::Slabs`]): rows
+//! never mix, so each slab of 16 rows is iterated on its own with its volume and images in
+//! the core's cache, the slabs in parallel; the result does not depend on the thread count.
 
 use std::time::Instant;
 
@@ -71,6 +78,9 @@ pub enum MethodKind {
     Sirt,
     /// Ordered-subsets simultaneous algebraic reconstruction technique.
     Sart,
+    /// Penalised least squares: OS-SART passes, each followed by descent steps on an
+    /// edge-preserving (Huber) penalty of neighbour differences.
+    Mbir,
 }
 
 /// Parameters of a reconstruction.
@@ -86,8 +96,16 @@ pub struct ReconstructParams {
     pub interpolation_radius: f64,
     /// GENFIRE: fraction of gridded points held out for R_free.
     pub r_free_fraction: f64,
-    /// SIRT: relaxation factor.
+    /// SIRT, SART and MBIR: relaxation factor (1 for SIRT and SART; MBIR needs about 0.5 to
+    /// settle: with ordered subsets at 1 the estimate cycles with the subsets instead of
+    /// converging, and the penalty then fights the cycle).
     pub relaxation: f64,
+    /// MBIR: smoothing per pass, as the diffusion coefficient of the penalty steps (voxels^2;
+    /// a Gaussian of variance 2 x this per pass where differences are small).
+    pub prior_strength: f64,
+    /// MBIR: neighbour differences above this fraction of the volume's 99.9th percentile are
+    /// edges (penalised linearly, not quadratically).
+    pub prior_edge: f64,
     /// Compute R1 every this many iterations (and at the last).
     pub r1_every: usize,
     /// Seed for the R_free selection.
@@ -103,6 +121,8 @@ impl Default for ReconstructParams {
             interpolation_radius: 0.5,
             r_free_fraction: 0.05,
             relaxation: 1.0,
+            prior_strength: 0.04,
+            prior_edge: 0.1,
             r1_every: 10,
             seed: 1,
         }
@@ -147,6 +167,7 @@ pub fn reconstruct(
     let mut method: Box<dyn Method> = match params.method {
         MethodKind::Sirt => Box::new(Sirt::new(images, geom, params.relaxation, None)),
         MethodKind::Sart => Box::new(Sart::new(images, geom, params.relaxation, 0, None)),
+        MethodKind::Mbir => Box::new(Mbir::new(images, geom, params)),
         MethodKind::Genfire => Box::new(Genfire::new(images, geom, params)?),
     };
     let mut history = Vec::with_capacity(params.iterations);
@@ -387,6 +408,115 @@ impl Method for Sart {
 
     fn volume(&self) -> Volume {
         self.alg.volume()
+    }
+}
+
+/// Penalised least squares by alternation: an OS-SART pass on the data, then descent steps
+/// on R(x) = sum over neighbour pairs of huber(x_i - x_j; delta) with positivity. delta is a
+/// fraction of the current estimate's 99.9th percentile, so noise (small differences) is
+/// smoothed quadratically while the rise of an atom above its surroundings (large
+/// differences) costs only linearly and stays sharp.
+pub struct Mbir {
+    sart: Sart,
+    strength: f32,
+    edge: f32,
+}
+
+impl Mbir {
+    /// Prepare MBIR for `images` taken with `geom` (relaxation, prior strength and edge from
+    /// `params`).
+    pub fn new(images: &[f32], geom: &TiltGeometry, params: &ReconstructParams) -> Self {
+        Self {
+            sart: Sart::new(images, geom, params.relaxation, 0, None),
+            strength: params.prior_strength as f32,
+            edge: params.prior_edge as f32,
+        }
+    }
+}
+
+/// Explicit diffusion steps are stable up to 1/6 (six neighbours): larger strengths are
+/// split into several steps.
+const MAX_PRIOR_STEP: f32 = 0.15;
+
+/// Descent on the Huber penalty of the six neighbour differences: `strength` of diffusion in
+/// steps of at most [`MAX_PRIOR_STEP`], differences clamped at `delta`, positivity after
+/// each step. `vol` is [z][y][x].
+pub fn huber_smooth(vol: &mut Volume, strength: f32, delta: f32) {
+    let n = vol.n;
+    if strength <= 0.0 || n < 2 || delta <= 0.0 {
+        return;
+    }
+    let steps = (strength / MAX_PRIOR_STEP).ceil().max(1.0) as usize;
+    let tau = strength / steps as f32;
+    let m = n * n;
+    let mut next = vec![0.0f32; vol.data.len()];
+    for _ in 0..steps {
+        let cur = &vol.data;
+        next.par_chunks_mut(m).enumerate().for_each(|(z, plane)| {
+            for y in 0..n {
+                for x in 0..n {
+                    let i = (z * n + y) * n + x;
+                    let v = cur[i];
+                    let mut g = 0.0f32;
+                    // Faces of the cube have fewer neighbours (no penalty across them).
+                    let mut pull = |j: usize| g += (v - cur[j]).clamp(-delta, delta);
+                    if x > 0 {
+                        pull(i - 1);
+                    }
+                    if x + 1 < n {
+                        pull(i + 1);
+                    }
+                    if y > 0 {
+                        pull(i - n);
+                    }
+                    if y + 1 < n {
+                        pull(i + n);
+                    }
+                    if z > 0 {
+                        pull(i - m);
+                    }
+                    if z + 1 < n {
+                        pull(i + m);
+                    }
+                    let u = v - tau * g;
+                    plane[y * n + x] = if u > 0.0 { u } else { 0.0 };
+                }
+            }
+        });
+        std::mem::swap(&mut vol.data, &mut next);
+    }
+}
+
+/// The value below which a fraction `q` of the voxels lie (`q` in [0, 1]).
+fn quantile(data: &[f32], q: f64) -> f32 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let mut v = data.to_vec();
+    let k = ((v.len() - 1) as f64 * q).round() as usize;
+    let (_, x, _) = v.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
+    *x
+}
+
+impl Method for Mbir {
+    fn name(&self) -> &'static str {
+        "mbir"
+    }
+
+    fn step(&mut self) -> Residuals {
+        // The penalty acts on the previous pass and the data pass comes last, so the
+        // estimate handed out is always one the projections have just corrected.
+        let alg = &mut self.sart.alg;
+        let n = alg.geom.n;
+        let mut vol = alg.volume();
+        let delta = self.edge * quantile(&vol.data, 0.999);
+        huber_smooth(&mut vol, self.strength, delta);
+        alg.x_s = alg.slabs.gather(&vol.data, n);
+        self.sart.step()
+    }
+
+    fn volume(&self) -> Volume {
+        self.sart.volume()
     }
 }
 
@@ -684,10 +814,16 @@ mod tests {
     fn both_methods_put_atoms_where_they_are() {
         let n = 32;
         let (imgs, g, atoms) = asymmetric_series(n);
-        for method in [MethodKind::Sirt, MethodKind::Sart, MethodKind::Genfire] {
+        for method in [
+            MethodKind::Sirt,
+            MethodKind::Sart,
+            MethodKind::Mbir,
+            MethodKind::Genfire,
+        ] {
             let p = ReconstructParams {
                 method,
                 iterations: 50,
+                relaxation: if method == MethodKind::Mbir { 0.5 } else { 1.0 },
                 ..Default::default()
             };
             let rec = reconstruct(&imgs, &g, &p, &mut |_| {}).unwrap();
@@ -705,5 +841,96 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn huber_steps_smooth_small_differences_and_keep_edges() {
+        let n = 12;
+        // A step of height 10 along x (an edge far above delta) plus a 0.01 ripple (noise far
+        // below it).
+        let mut v = Volume::zeros(n);
+        for z in 0..n {
+            for y in 0..n {
+                for x in 0..n {
+                    let i = v.index(x, y, z);
+                    let ripple = if (x + y + z) % 2 == 0 { 0.01 } else { -0.01 };
+                    v.data[i] = if x < n / 2 { 10.0 } else { 20.0 } + ripple;
+                }
+            }
+        }
+        let (tau, delta) = (0.05, 0.5);
+        huber_smooth(&mut v, tau, delta);
+        for z in 1..n - 1 {
+            for y in 1..n - 1 {
+                // Away from the edge the checkerboard loses 12 tau of itself (its Laplacian).
+                let r = (v.at(2, y, z) - 10.0).abs();
+                assert!((r - 0.01 * (1.0 - 12.0 * tau)).abs() < 1e-5, "{r}");
+                // The edge columns move by tau delta plus the ripple's own smoothing: the step
+                // keeps its height to within 2 tau delta.
+                let step = v.at(n / 2, y, z) - v.at(n / 2 - 1, y, z);
+                assert!((step - 10.0).abs() <= 2.0 * tau * delta + 0.03, "{step}");
+            }
+        }
+    }
+
+    /// On a noisy series the penalty brings the volume closer to the truth than the same
+    /// passes without it, at a small cost in R1.
+    #[test]
+    fn mbir_is_closer_to_the_truth_than_sart_on_noisy_data() {
+        use crate::project::{add_noise, Noise};
+        let n = 32;
+        let (clean, g, atoms) = asymmetric_series(n);
+        let mut imgs: Vec<f64> = clean.iter().map(|&v| v as f64).collect();
+        let noise = Noise {
+            poisson: true,
+            read_noise: 1.0,
+            seed: 3,
+        };
+        add_noise(&mut imgs, n, &noise);
+        let imgs: Vec<f32> = imgs.into_iter().map(|v| v as f32).collect();
+        // The truth volume: the atoms' counts spread over voxels as Gaussians.
+        let mut truth = Volume::zeros(n);
+        for a in &atoms {
+            let s2 = 2.0 * a.sigma_a * a.sigma_a;
+            let norm = a.counts / (std::f64::consts::PI * s2).powf(1.5);
+            for z in 0..n {
+                for y in 0..n {
+                    for x in 0..n {
+                        let d2 = (x as f64 - a.pos_a[0]).powi(2)
+                            + (y as f64 - a.pos_a[1]).powi(2)
+                            + (z as f64 - a.pos_a[2]).powi(2);
+                        let i = truth.index(x, y, z);
+                        truth.data[i] += (norm * (-d2 / s2).exp()) as f32;
+                    }
+                }
+            }
+        }
+        let err = |v: &Volume| -> f64 {
+            v.data
+                .iter()
+                .zip(&truth.data)
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let run = |prior_strength| {
+            let p = ReconstructParams {
+                method: MethodKind::Mbir,
+                iterations: 30,
+                relaxation: 0.5,
+                prior_strength,
+                ..Default::default()
+            };
+            reconstruct(&imgs, &g, &p, &mut |_| {}).unwrap()
+        };
+        // Measured: 11.2 against 14.6 (R1 0.708 against 0.694).
+        let (plain, mbir) = (run(0.0), run(0.04));
+        assert!(
+            err(&mbir.volume) < 0.8 * err(&plain.volume),
+            "distance to the truth: with the penalty {}, without {}",
+            err(&mbir.volume),
+            err(&plain.volume)
+        );
+        assert!(mbir.r1 < plain.r1 + 0.05, "R1: {} vs {}", mbir.r1, plain.r1);
     }
 }

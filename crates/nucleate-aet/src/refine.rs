@@ -12,12 +12,25 @@
 //!    projection), all atoms against the same residual;
 //! 4. species: each atom is tried as every other species and as no atom; the change is kept
 //!    when the squared error on its own patches drops.
+//!
+//! The position step is kept only where it lowers the total squared error (halved up to
+//! three times otherwise): atoms overlapping in many projections pull on the same residual,
+//! and undamped joint steps overshoot.
+//!
+//! Then the model itself is chosen by the evidence each atom carries in the projections:
+//! its local chi^2 = (change of the squared error on its patches) / (residual variance on
+//! them). Of two atoms closer than the minimum distance, the one with less evidence goes;
+//! atoms whose removal raises chi^2 by less than the threshold go; and atoms are added at
+//! the peaks of a difference map (the SART reconstruction of the residual projections) where
+//! a new atom, its position fitted to the residual, lowers chi^2 by more than the threshold.
+//! A few more iterations follow every change of the model.
 
 use rayon::prelude::*;
 
 use crate::error::{AetError, Result};
 use crate::geometry::TiltGeometry;
 use crate::project::{b_from_sigma, sigma_from_b, Profile1D};
+use crate::reconstruct::{Method, Sart};
 
 /// Refinement parameters.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -30,9 +43,19 @@ pub struct RefineParams {
     pub max_step_a: f64,
     /// Try species flips (and removal) from this iteration on.
     pub flips_from: usize,
-    /// Allow removing atoms ("no atom"). Off by default: with noisy data and positions not
-    /// yet converged, removal also took out real light atoms in the round-trip benchmark.
+    /// Allow removing atoms ("no atom") in the species step. Off by default: with noisy data
+    /// and positions not yet converged, removal also took out real light atoms in the
+    /// round-trip benchmark (the evidence test below removes atoms after convergence).
     pub allow_removal: bool,
+    /// Closest two atoms may be (A).
+    pub min_distance_a: f64,
+    /// Local chi^2 an atom must explain to stay in (or enter) the model; 0 turns the model
+    /// selection off.
+    pub evidence_chi2: f64,
+    /// Rounds of adding atoms from the difference map.
+    pub add_rounds: usize,
+    /// Iterations of positions and species after each change of the model.
+    pub polish_iterations: usize,
 }
 
 impl Default for RefineParams {
@@ -43,6 +66,10 @@ impl Default for RefineParams {
             max_step_a: 0.3,
             flips_from: 4,
             allow_removal: false,
+            min_distance_a: 2.0,
+            evidence_chi2: 25.0,
+            add_rounds: 2,
+            polish_iterations: 3,
         }
     }
 }
@@ -66,8 +93,10 @@ pub struct Refined {
     pub r1_after: f64,
     /// Species changes kept (including removals).
     pub species_flipped: usize,
-    /// Atoms removed as "no atom".
+    /// Atoms removed as "no atom", too close to another, or without evidence.
     pub removed: usize,
+    /// Atoms added from the difference map.
+    pub added: usize,
     /// R1 after each iteration.
     pub r1_history: Vec<f64>,
 }
@@ -224,11 +253,11 @@ fn fit_widths(st: &mut State, resid: &[f64]) {
 }
 
 /// Damped Gauss-Newton position step for every atom against the shared residual.
-fn fit_positions(st: &mut State, resid: &[f64], max_step_a: f64) {
+fn position_steps(st: &State, resid: &[f64], max_step_a: f64) -> Vec<[f64; 3]> {
     let g = st.geom;
     let n = g.n;
     let trig: Vec<(f64, f64)> = (0..g.n_angles()).map(|k| g.cos_sin(k)).collect();
-    let steps: Vec<[f64; 3]> = (0..st.pos.len())
+    (0..st.pos.len())
         .into_par_iter()
         .map(|i| {
             if !st.alive[i] {
@@ -266,19 +295,129 @@ fn fit_positions(st: &mut State, resid: &[f64], max_step_a: f64) {
                 None => [0.0; 3],
             }
         })
-        .collect();
-    for (p, d) in st.pos.iter_mut().zip(&steps) {
-        for a in 0..3 {
-            p[a] += d[a];
+        .collect()
+}
+
+/// Sum of squared residuals.
+fn sse(meas: &[f32], calc: &[f64]) -> f64 {
+    meas.iter()
+        .zip(calc)
+        .map(|(m, c)| (*m as f64 - c) * (*m as f64 - c))
+        .sum()
+}
+
+/// The position step, halved up to three times until the total squared error drops (kept
+/// unchanged otherwise).
+fn fit_positions(st: &mut State, meas: &[f32], resid: &[f64], max_step_a: f64) {
+    let steps = position_steps(st, resid, max_step_a);
+    let before = sse(meas, &calculate(st));
+    let start = st.pos.clone();
+    let mut scale = 1.0;
+    for _ in 0..4 {
+        for ((p, q), d) in st.pos.iter_mut().zip(&start).zip(&steps) {
+            for a in 0..3 {
+                p[a] = q[a] + scale * d[a];
+            }
+        }
+        if sse(meas, &calculate(st)) < before {
+            return;
+        }
+        scale *= 0.5;
+    }
+    st.pos = start;
+}
+
+/// What changing the image of one atom does to the squared error on its patches.
+#[derive(Debug, Clone, Copy, Default)]
+struct LocalChange {
+    /// Change of the squared error.
+    de: f64,
+    /// Squared residual on the patches before the change.
+    before: f64,
+    /// Number of pixels of the patches.
+    pixels: usize,
+}
+
+impl LocalChange {
+    /// The change of the squared error in units of the residual variance on the patches, the
+    /// variance taken from the state with the atom present (`with_atom_after`: the state
+    /// after the change). Positive when the error rises.
+    fn chi2(&self, with_atom_after: bool) -> f64 {
+        let with_atom = if with_atom_after {
+            self.before + self.de
+        } else {
+            self.before
+        };
+        let var = with_atom / self.pixels.max(1) as f64;
+        if var > 0.0 {
+            self.de / var
+        } else {
+            0.0
         }
     }
+}
+
+/// The change of the squared error on the patches around `pos` when the atom image there
+/// goes from `old` to `new` (each its width in pixels and counts; `None`: no atom).
+fn local_change(
+    st: &State,
+    resid: &[f64],
+    pos: [f64; 3],
+    old: Option<(f64, f64)>,
+    new: Option<(f64, f64)>,
+) -> LocalChange {
+    let g = st.geom;
+    let n = g.n;
+    let width = old.map_or(0.0, |o| o.0).max(new.map_or(0.0, |o| o.0));
+    let at = |p: &Profile1D, idx: usize| {
+        idx.checked_sub(p.start)
+            .and_then(|o| p.value.get(o))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let mut out = LocalChange::default();
+    for k in 0..g.n_angles() {
+        let r = &resid[k * n * n..(k + 1) * n * n];
+        let (u, v) = g.project_point(k, pos);
+        let pu = Profile1D::new(u, width, n, false);
+        let pv = Profile1D::new(v, width, n, false);
+        let image = |w: Option<(f64, f64)>| {
+            w.map(|(s, c)| {
+                (
+                    Profile1D::new(u, s, n, false),
+                    Profile1D::new(v, s, n, false),
+                    c,
+                )
+            })
+        };
+        let (o, nw) = (image(old), image(new));
+        for j in 0..pv.value.len() {
+            let y = pv.start + j;
+            for a in 0..pu.value.len() {
+                let x = pu.start + a;
+                let val = |im: &Option<(Profile1D, Profile1D, f64)>| {
+                    im.as_ref()
+                        .map_or(0.0, |(pu, pv, c)| c * at(pu, x) * at(pv, y))
+                };
+                let dp = val(&nw) - val(&o);
+                let rr = r[y * n + x];
+                out.de += (rr - dp) * (rr - dp) - rr * rr;
+                out.before += rr * rr;
+                out.pixels += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Width (pixels) and counts of species `s`.
+fn image_of(st: &State, s: usize) -> (f64, f64) {
+    (st.sigma_a[s] / st.geom.pixel_a, st.counts[s])
 }
 
 /// Try every other species (and removal) for each atom against the residual on its patches;
 /// apply the best change that lowers the squared error. Returns (flips, removals).
 fn flip_species(st: &mut State, resid: &[f64], allow_removal: bool) -> (usize, usize) {
-    let g = st.geom;
-    let n = g.n;
     let ns = st.counts.len();
     let decisions: Vec<Option<Option<usize>>> = (0..st.pos.len())
         .into_par_iter()
@@ -293,42 +432,14 @@ fn flip_species(st: &mut State, resid: &[f64], allow_removal: bool) -> (usize, u
             }
             let mut best: Option<(f64, Option<usize>)> = None;
             for opt in options {
-                let mut de = 0.0;
-                for k in 0..g.n_angles() {
-                    let r = &resid[k * n * n..(k + 1) * n * n];
-                    let (u, v) = g.project_point(k, st.pos[i]);
-                    let s_old = st.sigma_a[cur] / g.pixel_a;
-                    let s_new = opt.map_or(s_old, |s| st.sigma_a[s] / g.pixel_a);
-                    let s_big = s_old.max(s_new);
-                    let pu = Profile1D::new(u, s_big, n, false);
-                    let pv = Profile1D::new(v, s_big, n, false);
-                    let (ou, ov) = (
-                        Profile1D::new(u, s_old, n, false),
-                        Profile1D::new(v, s_old, n, false),
-                    );
-                    let (nu, nv) = (
-                        Profile1D::new(u, s_new, n, false),
-                        Profile1D::new(v, s_new, n, false),
-                    );
-                    let c_old = st.counts[cur];
-                    let c_new = opt.map_or(0.0, |s| st.counts[s]);
-                    let at = |p: &Profile1D, idx: usize| {
-                        idx.checked_sub(p.start)
-                            .and_then(|o| p.value.get(o))
-                            .copied()
-                            .unwrap_or(0.0)
-                    };
-                    for j in 0..pv.value.len() {
-                        let y = pv.start + j;
-                        for a in 0..pu.value.len() {
-                            let x = pu.start + a;
-                            let dp =
-                                c_new * at(&nu, x) * at(&nv, y) - c_old * at(&ou, x) * at(&ov, y);
-                            let rr = r[y * n + x];
-                            de += (rr - dp) * (rr - dp) - rr * rr;
-                        }
-                    }
-                }
+                let de = local_change(
+                    st,
+                    resid,
+                    st.pos[i],
+                    Some(image_of(st, cur)),
+                    opt.map(|s| image_of(st, s)),
+                )
+                .de;
                 if de < 0.0 && best.is_none_or(|b| de < b.0) {
                     best = Some((de, opt));
                 }
@@ -352,6 +463,218 @@ fn flip_species(st: &mut State, resid: &[f64], allow_removal: bool) -> (usize, u
         }
     }
     (flips, removed)
+}
+
+fn residual(st: &State, meas: &[f32]) -> Vec<f64> {
+    meas.iter()
+        .zip(&calculate(st))
+        .map(|(m, c)| *m as f64 - c)
+        .collect()
+}
+
+/// Local chi^2 each living atom explains: the rise of the squared error on its patches when
+/// it is taken out, over the residual variance there (negative for an atom that makes the
+/// fit worse; 0 for removed atoms).
+fn evidence(st: &State, resid: &[f64]) -> Vec<f64> {
+    (0..st.pos.len())
+        .into_par_iter()
+        .map(|i| {
+            if !st.alive[i] {
+                return 0.0;
+            }
+            local_change(
+                st,
+                resid,
+                st.pos[i],
+                Some(image_of(st, st.species[i])),
+                None,
+            )
+            .chi2(false)
+        })
+        .collect()
+}
+
+fn dist2(a: [f64; 3], b: [f64; 3]) -> f64 {
+    (0..3).map(|k| (a[k] - b[k]) * (a[k] - b[k])).sum()
+}
+
+/// Of every pair of atoms closer than `min_d` (A), remove the one with less evidence, closest
+/// pairs first. Returns the number removed.
+fn resolve_close_pairs(st: &mut State, meas: &[f32], min_d: f64) -> usize {
+    let alive: Vec<usize> = (0..st.pos.len()).filter(|&i| st.alive[i]).collect();
+    let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+    for (a, &i) in alive.iter().enumerate() {
+        for &j in &alive[a + 1..] {
+            let d2 = dist2(st.pos[i], st.pos[j]);
+            if d2 < min_d * min_d {
+                pairs.push((d2, i, j));
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return 0;
+    }
+    let ev = evidence(st, &residual(st, meas));
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut removed = 0;
+    for (_, i, j) in pairs {
+        if st.alive[i] && st.alive[j] {
+            st.alive[if ev[i] < ev[j] { i } else { j }] = false;
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Remove atoms whose evidence is below `threshold`. Returns the number removed.
+fn prune_weak(st: &mut State, meas: &[f32], threshold: f64) -> usize {
+    let ev = evidence(st, &residual(st, meas));
+    let mut removed = 0;
+    for (i, e) in ev.iter().enumerate() {
+        if st.alive[i] && *e < threshold {
+            st.alive[i] = false;
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Position of a new atom of species `s` fitted to the residual `resid` (the atom not in
+/// it) from `pos`: damped Gauss-Newton steps.
+fn fit_new_atom(
+    st: &State,
+    resid: &[f64],
+    mut pos: [f64; 3],
+    s: usize,
+    max_step_a: f64,
+) -> [f64; 3] {
+    let g = st.geom;
+    let n = g.n;
+    let (width, counts) = image_of(st, s);
+    let c = counts / g.pixel_a;
+    for _ in 0..8 {
+        let mut jtj = nalgebra::Matrix3::<f64>::zeros();
+        let mut jtr = nalgebra::Vector3::<f64>::zeros();
+        for k in 0..g.n_angles() {
+            let (cs, sn) = g.cos_sin(k);
+            let (u, v) = g.project_point(k, pos);
+            let pu = Profile1D::new(u, width, n, true);
+            let pv = Profile1D::new(v, width, n, true);
+            let r = &resid[k * n * n..(k + 1) * n * n];
+            for (j, fv) in pv.value.iter().enumerate() {
+                let row = (pv.start + j) * n + pu.start;
+                for (a, fu) in pu.value.iter().enumerate() {
+                    let du = c * pu.d_centre[a] * fv;
+                    let jac = nalgebra::Vector3::new(du * cs, c * fu * pv.d_centre[j], du * sn);
+                    jtj += jac * jac.transpose();
+                    jtr += jac * (r[row + a] - counts * fu * fv);
+                }
+            }
+        }
+        let damped = jtj + nalgebra::Matrix3::from_diagonal(&jtj.diagonal()) * 0.5;
+        let Some(inv) = damped.try_inverse() else {
+            break;
+        };
+        let d = inv * jtr;
+        let len = d.norm();
+        let scale = if len > max_step_a {
+            max_step_a / len
+        } else {
+            1.0
+        };
+        for a in 0..3 {
+            pos[a] += d[a] * scale;
+        }
+        if len < 1e-3 {
+            break;
+        }
+    }
+    pos
+}
+
+/// Add atoms at the peaks of the difference map (SART of the residual projections) where a
+/// new atom, fitted to the residual, explains at least `threshold` of chi^2 and lies
+/// `min_d` from every atom. Returns the number added.
+fn add_from_difference_map(st: &mut State, meas: &[f32], params: &RefineParams) -> usize {
+    let g = st.geom;
+    let n = g.n;
+    let resid = residual(st, meas);
+    let resid32: Vec<f32> = resid.iter().map(|&v| v as f32).collect();
+    let mut sart = Sart::new(&resid32, g, 1.0, 0, None);
+    for _ in 0..5 {
+        sart.step();
+    }
+    let map = sart.volume();
+    let alive: Vec<[f64; 3]> = (0..st.pos.len())
+        .filter(|&i| st.alive[i])
+        .map(|i| st.pos[i])
+        .collect();
+    let min2 = params.min_distance_a * params.min_distance_a;
+    let far = |p: [f64; 3], atoms: &[[f64; 3]]| atoms.iter().all(|&q| dist2(p, q) >= min2);
+    // Local maxima of the positive part, strongest first.
+    let mut peaks: Vec<(f32, [f64; 3])> = (1..n.saturating_sub(1))
+        .into_par_iter()
+        .flat_map_iter(|z| {
+            let map = &map;
+            (1..n - 1).flat_map(move |y| {
+                (1..n - 1).filter_map(move |x| {
+                    let v = map.at(x, y, z);
+                    if v <= 0.0 {
+                        return None;
+                    }
+                    for dz in 0..3 {
+                        for dy in 0..3 {
+                            for dx in 0..3 {
+                                if (dx, dy, dz) != (1, 1, 1)
+                                    && map.at(x + dx - 1, y + dy - 1, z + dz - 1) >= v
+                                {
+                                    return None;
+                                }
+                            }
+                        }
+                    }
+                    Some((v, [x as f64, y as f64, z as f64].map(|c| c * g.pixel_a)))
+                })
+            })
+        })
+        .collect();
+    peaks.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let budget = (alive.len() / 10).max(16);
+    let candidates: Vec<[f64; 3]> = peaks
+        .into_iter()
+        .map(|p| p.1)
+        .filter(|&p| far(p, &alive))
+        .take(budget)
+        .collect();
+    let ns = st.counts.len();
+    let st_ref = &*st;
+    let mut trials: Vec<(f64, [f64; 3], usize)> = candidates
+        .par_iter()
+        .filter_map(|&p0| {
+            (0..ns)
+                .filter_map(|s| {
+                    let p = fit_new_atom(st_ref, &resid, p0, s, params.max_step_a);
+                    if !far(p, &alive) || dist2(p, p0) > 1.0 {
+                        return None;
+                    }
+                    let lc = local_change(st_ref, &resid, p, None, Some(image_of(st_ref, s)));
+                    (lc.de < 0.0).then(|| (-lc.chi2(true), p, s))
+                })
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+        })
+        .filter(|t| t.0 >= params.evidence_chi2)
+        .collect();
+    trials.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut added: Vec<[f64; 3]> = Vec::new();
+    for (_, p, s) in trials {
+        if far(p, &added) {
+            added.push(p);
+            st.pos.push(p);
+            st.species.push(s);
+            st.alive.push(true);
+        }
+    }
+    added.len()
 }
 
 /// Refine `positions`/`species` (indices into `n_species` species) against `measured`
@@ -392,34 +715,45 @@ pub fn refine(
     let r1_before = r1_of(measured, &calc);
     let mut flipped = 0;
     let mut removed = 0;
+    let mut added = 0;
     let mut history = Vec::new();
-    for it in 0..params.iterations {
-        let resid: Vec<f64> = measured
-            .iter()
-            .zip(&calculate(&st))
-            .map(|(m, c)| *m as f64 - c)
-            .collect();
-        fit_widths(&mut st, &resid);
-        fit_counts(&mut st, measured);
-        let resid: Vec<f64> = measured
-            .iter()
-            .zip(&calculate(&st))
-            .map(|(m, c)| *m as f64 - c)
-            .collect();
-        fit_positions(&mut st, &resid, params.max_step_a);
-        if it + 1 >= params.flips_from {
-            let resid: Vec<f64> = measured
-                .iter()
-                .zip(&calculate(&st))
-                .map(|(m, c)| *m as f64 - c)
-                .collect();
-            let (f, r) = flip_species(&mut st, &resid, params.allow_removal);
-            flipped += f;
-            removed += r;
+    let mut iterate = |st: &mut State, flips: bool, history: &mut Vec<f64>| {
+        let resid = residual(st, measured);
+        fit_widths(st, &resid);
+        fit_counts(st, measured);
+        let resid = residual(st, measured);
+        fit_positions(st, measured, &resid, params.max_step_a);
+        let mut fr = (0, 0);
+        if flips {
+            fr = flip_species(st, &residual(st, measured), params.allow_removal);
         }
-        let r1 = r1_of(measured, &calculate(&st));
+        let r1 = r1_of(measured, &calculate(st));
         history.push(r1);
-        progress(it + 1, r1);
+        progress(history.len(), r1);
+        fr
+    };
+    for it in 0..params.iterations {
+        let (f, r) = iterate(&mut st, it + 1 >= params.flips_from, &mut history);
+        flipped += f;
+        removed += r;
+    }
+    if params.evidence_chi2 > 0.0 {
+        removed += resolve_close_pairs(&mut st, measured, params.min_distance_a);
+        removed += prune_weak(&mut st, measured, params.evidence_chi2);
+        for _ in 0..params.polish_iterations {
+            flipped += iterate(&mut st, true, &mut history).0;
+        }
+        for _ in 0..params.add_rounds {
+            let a = add_from_difference_map(&mut st, measured, params);
+            added += a;
+            if a == 0 {
+                break;
+            }
+            for _ in 0..params.polish_iterations {
+                flipped += iterate(&mut st, true, &mut history).0;
+            }
+            removed += resolve_close_pairs(&mut st, measured, params.min_distance_a);
+        }
     }
     let keep: Vec<usize> = (0..st.pos.len()).filter(|&i| st.alive[i]).collect();
     Ok(Refined {
@@ -432,6 +766,7 @@ pub fn refine(
         r1_after: history.last().copied().unwrap_or(r1_before),
         species_flipped: flipped,
         removed,
+        added,
         r1_history: history,
     })
 }
@@ -440,6 +775,90 @@ pub fn refine(
 mod tests {
     use super::*;
     use crate::project::{project_atoms, GaussianAtom};
+
+    #[test]
+    fn adds_a_missing_atom_and_removes_a_spurious_and_a_duplicate_one() {
+        use crate::project::{add_noise, Noise};
+        let n = 48;
+        let g = TiltGeometry::new((-12..=12).map(|i| i as f64 * 5.0).collect(), n, 0.4).unwrap();
+        // Eight atoms 2.8-4 A apart around the centre (9.6 A), light (0) and heavy (1).
+        let truth: Vec<([f64; 3], usize)> = vec![
+            ([8.2, 8.3, 8.1], 1),
+            ([11.0, 8.4, 8.2], 0),
+            ([8.1, 11.1, 8.3], 0),
+            ([11.1, 11.2, 8.0], 1),
+            ([8.3, 8.2, 11.0], 0),
+            ([11.2, 8.1, 11.1], 1),
+            ([8.0, 11.0, 11.2], 1),
+            ([11.1, 11.0, 11.0], 0),
+        ];
+        let (counts, b) = ([150.0, 600.0], [20.0, 25.0]);
+        let atoms: Vec<GaussianAtom> = truth
+            .iter()
+            .map(|(p, s)| GaussianAtom {
+                pos_a: *p,
+                counts: counts[*s],
+                sigma_a: sigma_from_b(b[*s]),
+            })
+            .collect();
+        let mut imgs = project_atoms(&atoms, &g);
+        let noise = Noise {
+            poisson: true,
+            read_noise: 2.0,
+            seed: 5,
+        };
+        add_noise(&mut imgs, n, &noise);
+        let meas: Vec<f32> = imgs.into_iter().map(|v| v as f32).collect();
+        // Start: truth 0.15 A off without the light atom 7, plus a light atom in empty space
+        // and a second heavy atom 1 A from atom 0.
+        let mut start: Vec<[f64; 3]> = truth[..7]
+            .iter()
+            .map(|(p, _)| [p[0] + 0.15, p[1] - 0.1, p[2] + 0.1])
+            .collect();
+        let mut sp: Vec<usize> = truth[..7].iter().map(|t| t.1).collect();
+        start.push([14.5, 14.0, 5.0]);
+        sp.push(0);
+        start.push([7.4, 8.0, 7.7]);
+        sp.push(1);
+        let r = refine(
+            &start,
+            &sp,
+            2,
+            &meas,
+            &g,
+            &RefineParams::default(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(r.positions.len(), 8, "{:?}", r.positions);
+        assert!(
+            r.added >= 1 && r.removed >= 2,
+            "added {} removed {}",
+            r.added,
+            r.removed
+        );
+        for (p, s) in &truth {
+            let (j, d) = r
+                .positions
+                .iter()
+                .enumerate()
+                .map(|(j, q)| (j, dist2(*p, *q).sqrt()))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap();
+            assert!(
+                d < 0.25 && r.species[j] == *s,
+                "{p:?}: nearest at {d} A, species {}",
+                r.species[j]
+            );
+        }
+        // The same start with the model selection off keeps all nine atoms.
+        let off = RefineParams {
+            evidence_chi2: 0.0,
+            ..Default::default()
+        };
+        let r = refine(&start, &sp, 2, &meas, &g, &off, &mut |_, _| {}).unwrap();
+        assert_eq!(r.positions.len(), 9);
+    }
 
     #[test]
     fn recovers_positions_counts_b_and_a_wrong_species() {

@@ -53,6 +53,8 @@ pub enum MethodArg {
     Sirt,
     /// Ordered-subsets SART (SIRT's update subset by subset: far fewer iterations).
     Sart,
+    /// Penalised least squares: OS-SART passes with an edge-preserving smoothness penalty.
+    Mbir,
 }
 
 impl MethodArg {
@@ -61,6 +63,15 @@ impl MethodArg {
             MethodArg::Genfire => MethodKind::Genfire,
             MethodArg::Sirt => MethodKind::Sirt,
             MethodArg::Sart => MethodKind::Sart,
+            MethodArg::Mbir => MethodKind::Mbir,
+        }
+    }
+
+    /// Relaxation of the algebraic updates (see `ReconstructParams::relaxation`).
+    fn relaxation(self) -> f64 {
+        match self {
+            MethodArg::Mbir => 0.5,
+            _ => 1.0,
         }
     }
 
@@ -69,6 +80,7 @@ impl MethodArg {
     fn default_iterations(self) -> usize {
         match self {
             MethodArg::Sart => 10,
+            MethodArg::Mbir => 30,
             MethodArg::Genfire | MethodArg::Sirt => 100,
         }
     }
@@ -79,6 +91,7 @@ fn method_name(m: MethodKind) -> &'static str {
         MethodKind::Genfire => "genfire",
         MethodKind::Sirt => "sirt",
         MethodKind::Sart => "sart",
+        MethodKind::Mbir => "mbir",
     }
 }
 
@@ -205,7 +218,7 @@ pub struct ReconstructArgs {
     /// Reconstruction method (sart gave the best atoms on simulated FePt series: see the README).
     #[arg(long, value_enum, default_value = "sart")]
     pub method: MethodArg,
-    /// Iterations (default: 10 for sart, 100 for genfire and sirt).
+    /// Iterations (default: 10 for sart, 30 for mbir, 100 for genfire and sirt).
     #[arg(long)]
     pub iterations: Option<usize>,
     /// GENFIRE: Fourier-grid oversampling ratio.
@@ -214,11 +227,38 @@ pub struct ReconstructArgs {
     /// GENFIRE: interpolation radius (Fourier grid units).
     #[arg(long, default_value_t = 0.5)]
     pub interpolation_radius: f64,
+    #[command(flatten)]
+    pub prior: PriorArgs,
     /// Seed of the R_free selection.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[command(flatten)]
     pub common: super::common::CommonArgs,
+}
+
+/// The penalty of `--method mbir`.
+#[derive(Args, Debug, Clone)]
+pub struct PriorArgs {
+    /// MBIR: smoothing per pass, as a diffusion coefficient (voxels^2) where neighbour
+    /// differences are small.
+    #[arg(long, default_value_t = ReconstructParams::default().prior_strength)]
+    pub prior_strength: f64,
+    /// MBIR: differences above this fraction of the volume's 99.9th percentile count as
+    /// edges and are penalised linearly.
+    #[arg(long, default_value_t = ReconstructParams::default().prior_edge)]
+    pub prior_edge: f64,
+}
+
+impl PriorArgs {
+    fn check(&self) -> anyhow::Result<()> {
+        if !(self.prior_strength.is_finite() && self.prior_strength >= 0.0) {
+            bail!("--prior-strength must be a non-negative number");
+        }
+        if !(self.prior_edge.is_finite() && self.prior_edge > 0.0) {
+            bail!("--prior-edge must be a positive number");
+        }
+        Ok(())
+    }
 }
 
 /// Options of `aet trace`.
@@ -251,7 +291,7 @@ pub struct TraceArgs {
 /// Options of `aet refine`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  nucleate aet refine traced/atoms.extxyz series/tilts.tif --angles series/angles.csv --pixel-a 0.35 -o refined --iterations 10"
+    after_help = "Positions, per-species B and counts are fitted to the projections by least squares; then the model is chosen by evidence: of two atoms closer than --min-distance-a the weaker goes, atoms explaining less than --evidence-chi2 go, and atoms are added at the peaks of the difference map (SART of the residual projections) where they explain more.\n\nExample:\n  nucleate aet refine traced/atoms.extxyz series/tilts.tif --angles series/angles.csv --pixel-a 0.35 -o refined --iterations 10 --evidence-chi2 25"
 )]
 pub struct RefineArgs {
     /// Starting model (extXYZ, A, volume frame).
@@ -271,7 +311,40 @@ pub struct RefineArgs {
     #[arg(long, value_delimiter = ',')]
     pub species: Option<Vec<String>>,
     #[command(flatten)]
+    pub selection: ModelSelectionArgs,
+    #[command(flatten)]
     pub common: super::common::CommonArgs,
+}
+
+impl ModelSelectionArgs {
+    /// Refinement parameters with `iterations` and this model selection.
+    fn params(&self, iterations: usize) -> anyhow::Result<RefineParams> {
+        if !(self.evidence_chi2.is_finite() && self.evidence_chi2 >= 0.0) {
+            bail!("--evidence-chi2 must be a non-negative number");
+        }
+        if !(self.min_distance_a.is_finite() && self.min_distance_a >= 0.0) {
+            bail!("--min-distance-a must be a non-negative number of Angstrom");
+        }
+        Ok(RefineParams {
+            iterations,
+            evidence_chi2: self.evidence_chi2,
+            min_distance_a: self.min_distance_a,
+            ..Default::default()
+        })
+    }
+}
+
+/// How refinement decides which atoms the model holds.
+#[derive(Args, Debug, Clone)]
+pub struct ModelSelectionArgs {
+    /// Local chi^2 an atom must explain in the projections to stay in the model, and a new
+    /// atom at a peak of the difference map to enter it (25: about 5 sigma); 0 keeps the
+    /// traced atoms as they are.
+    #[arg(long, default_value_t = 25.0)]
+    pub evidence_chi2: f64,
+    /// Closest two atoms may be (A); of a closer pair the one with less evidence goes.
+    #[arg(long, default_value_t = 2.0)]
+    pub min_distance_a: f64,
 }
 
 /// Options of `aet compare`.
@@ -318,12 +391,14 @@ pub struct RunArgs {
     /// Reconstruction method.
     #[arg(long, value_enum, default_value = "sart")]
     pub method: MethodArg,
-    /// Reconstruction iterations (default: 10 for sart, 100 for genfire and sirt).
+    /// Reconstruction iterations (default: 10 for sart, 30 for mbir, 100 for genfire and sirt).
     #[arg(long)]
     pub iterations: Option<usize>,
     /// Refinement iterations.
     #[arg(long, default_value_t = 10)]
     pub refine_iterations: usize,
+    #[command(flatten)]
+    pub selection: ModelSelectionArgs,
     #[command(flatten)]
     pub common: super::common::CommonArgs,
 }
@@ -689,6 +764,8 @@ fn write_reconstruction(
         "seconds": rec.seconds,
         "oversampling": params.oversampling,
         "interpolation_radius": params.interpolation_radius,
+        "prior_strength": params.prior_strength,
+        "prior_edge": params.prior_edge,
         "pixel_a": pixel_a,
         "size": rec.volume.n,
     });
@@ -708,9 +785,13 @@ fn run_reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
         iterations: a.iterations.unwrap_or(a.method.default_iterations()),
         oversampling: a.oversampling,
         interpolation_radius: a.interpolation_radius,
+        prior_strength: a.prior.prior_strength,
+        prior_edge: a.prior.prior_edge,
+        relaxation: a.method.relaxation(),
         seed: a.seed,
         ..Default::default()
     };
+    a.prior.check()?;
     let rec = do_reconstruct(&series, &geom, &params, a.common.quiet)?;
     let mut extra = vec![("input", info)];
     if let Some((_, al)) = aligned {
@@ -829,22 +910,19 @@ fn do_refine(
     species: &[String],
     series: &TiltSeries,
     geom: &TiltGeometry,
-    iterations: usize,
+    params: &RefineParams,
     quiet: bool,
 ) -> anyhow::Result<Refined> {
     let sp = species_indices(model, species, model_path)?;
-    let bar = progress_bar(iterations, quiet, "refine");
-    let params = RefineParams {
-        iterations,
-        ..Default::default()
-    };
+    let most = params.iterations + params.polish_iterations * (1 + params.add_rounds);
+    let bar = progress_bar(most, quiet, "refine");
     let r = refine(
         &model.positions,
         &sp,
         species.len(),
         &series.images.data,
         geom,
-        &params,
+        params,
         &mut |_, r1| {
             bar.inc(1);
             bar.set_message(format!("R1 {r1:.4}"));
@@ -869,6 +947,7 @@ fn refine_summary(r: &Refined, species: &[String], iterations: usize) -> serde_j
         "counts_per_atom": table(&r.counts_per_atom),
         "species_flipped": r.species_flipped,
         "removed": r.removed,
+        "added": r.added,
         "iterations": iterations,
         "n_atoms": r.positions.len(),
         "r1_history": r.r1_history,
@@ -889,7 +968,7 @@ fn run_refine(a: RefineArgs) -> anyhow::Result<()> {
         &species,
         &series,
         &geom,
-        a.iterations,
+        &a.selection.params(a.iterations)?,
         a.common.quiet,
     )?;
     let box_a = geom.n as f64 * geom.pixel_a;
@@ -971,6 +1050,7 @@ fn run_chain(a: RunArgs) -> anyhow::Result<()> {
     let params = ReconstructParams {
         method: a.method.kind(),
         iterations: a.iterations.unwrap_or(a.method.default_iterations()),
+        relaxation: a.method.relaxation(),
         ..Default::default()
     };
     let rec = do_reconstruct(&series, &geom, &params, a.common.quiet)?;
@@ -989,7 +1069,7 @@ fn run_chain(a: RunArgs) -> anyhow::Result<()> {
         &a.species,
         &series,
         &geom,
-        a.refine_iterations,
+        &a.selection.params(a.refine_iterations)?,
         a.common.quiet,
     )?;
     let final_frame = refined_frame(&r, &a.species, box_a)?;
