@@ -776,6 +776,18 @@ mod tests {
     use super::*;
     use crate::project::{project_atoms, GaussianAtom};
 
+    /// Gaussian atoms at `truth` positions with their species' counts and B factors.
+    fn gaussian(truth: &[([f64; 3], usize)], counts: &[f64], b: &[f64]) -> Vec<GaussianAtom> {
+        truth
+            .iter()
+            .map(|(p, s)| GaussianAtom {
+                pos_a: *p,
+                counts: counts[*s],
+                sigma_a: sigma_from_b(b[*s]),
+            })
+            .collect()
+    }
+
     #[test]
     fn adds_a_missing_atom_and_removes_a_spurious_and_a_duplicate_one() {
         use crate::project::{add_noise, Noise};
@@ -793,14 +805,7 @@ mod tests {
             ([11.1, 11.0, 11.0], 0),
         ];
         let (counts, b) = ([150.0, 600.0], [20.0, 25.0]);
-        let atoms: Vec<GaussianAtom> = truth
-            .iter()
-            .map(|(p, s)| GaussianAtom {
-                pos_a: *p,
-                counts: counts[*s],
-                sigma_a: sigma_from_b(b[*s]),
-            })
-            .collect();
+        let atoms = gaussian(&truth, &counts, &b);
         let mut imgs = project_atoms(&atoms, &g);
         let noise = Noise {
             poisson: true,
@@ -871,14 +876,7 @@ mod tests {
             ([7.5, 11.5, 12.5], 0),
         ];
         let (counts, b) = ([100.0, 450.0], [20.0, 30.0]);
-        let atoms: Vec<GaussianAtom> = truth
-            .iter()
-            .map(|(p, s)| GaussianAtom {
-                pos_a: *p,
-                counts: counts[*s],
-                sigma_a: sigma_from_b(b[*s]),
-            })
-            .collect();
+        let atoms = gaussian(&truth, &counts, &b);
         let meas: Vec<f32> = project_atoms(&atoms, &g)
             .into_iter()
             .map(|v| v as f32)
