@@ -56,6 +56,8 @@ pub struct RefineParams {
     pub add_rounds: usize,
     /// Iterations of positions and species after each change of the model.
     pub polish_iterations: usize,
+    /// Per-projection corrections fitted with the positions (from the second iteration).
+    pub corrections: Corrections,
 }
 
 impl Default for RefineParams {
@@ -70,6 +72,7 @@ impl Default for RefineParams {
             evidence_chi2: 25.0,
             add_rounds: 2,
             polish_iterations: 3,
+            corrections: Corrections::default(),
         }
     }
 }
@@ -97,6 +100,10 @@ pub struct Refined {
     pub removed: usize,
     /// Atoms added from the difference map.
     pub added: usize,
+    /// Per projection: shift across and along the tilt axis (pixels) and tilt-angle
+    /// correction (degrees) found (zeros unless asked for), relative: the model's own
+    /// translation and rotation about the axis are in the positions.
+    pub projection_corrections: Vec<[f64; 3]>,
     /// R1 after each iteration.
     pub r1_history: Vec<f64>,
 }
@@ -108,12 +115,58 @@ struct State<'a> {
     alive: Vec<bool>,
     sigma_a: Vec<f64>,
     counts: Vec<f64>,
+    /// Per projection: shift across the axis and along it (pixels) and tilt-angle
+    /// correction (rad).
+    corr: Vec<[f64; 3]>,
+}
+
+impl State<'_> {
+    /// (cos, sin) of projection `k`'s tilt angle corrected by `dt` (rad).
+    fn trig_with(&self, k: usize, dt: f64) -> (f64, f64) {
+        if dt == 0.0 {
+            self.geom.cos_sin(k)
+        } else {
+            let t = self.geom.angles_deg[k].to_radians() + dt;
+            (t.cos(), t.sin())
+        }
+    }
+
+    /// (cos, sin) of projection `k`'s tilt angle with its correction.
+    fn trig(&self, k: usize) -> (f64, f64) {
+        self.trig_with(k, self.corr[k][2])
+    }
+
+    /// Where `pos` (A) lands in projection `k` under the corrections `corr`: (u, v) in
+    /// pixels.
+    fn project_with(&self, k: usize, pos: [f64; 3], corr: [f64; 3]) -> (f64, f64) {
+        let g = self.geom;
+        let (c, s) = self.trig_with(k, corr[2]);
+        let ca = g.centre_a();
+        let u = ca + (pos[0] - ca) * c + (pos[2] - ca) * s;
+        (u / g.pixel_a + corr[0], pos[1] / g.pixel_a + corr[1])
+    }
+
+    /// Where `pos` (A) lands in projection `k` with its corrections.
+    fn project(&self, k: usize, pos: [f64; 3]) -> (f64, f64) {
+        self.project_with(k, pos, self.corr[k])
+    }
 }
 
 /// Profiles of atom `i` in projection `k`: (u profile, v profile).
 fn profiles(st: &State, i: usize, k: usize, deriv: bool) -> (Profile1D, Profile1D) {
+    profiles_with(st, i, k, st.corr[k], deriv)
+}
+
+/// [`profiles`] under the corrections `corr` of projection `k`.
+fn profiles_with(
+    st: &State,
+    i: usize,
+    k: usize,
+    corr: [f64; 3],
+    deriv: bool,
+) -> (Profile1D, Profile1D) {
     let g = st.geom;
-    let (u, v) = g.project_point(k, st.pos[i]);
+    let (u, v) = st.project_with(k, st.pos[i], corr);
     let s = st.sigma_a[st.species[i]] / g.pixel_a;
     (
         Profile1D::new(u, s, g.n, deriv),
@@ -125,22 +178,172 @@ fn calculate(st: &State) -> Vec<f64> {
     let g = st.geom;
     let n = g.n;
     let mut out = vec![0.0; g.n_angles() * n * n];
-    out.par_chunks_mut(n * n).enumerate().for_each(|(k, img)| {
-        for i in 0..st.pos.len() {
-            if !st.alive[i] {
-                continue;
-            }
-            let c = st.counts[st.species[i]];
-            let (pu, pv) = profiles(st, i, k, false);
-            for (j, fv) in pv.value.iter().enumerate() {
-                let row = &mut img[(pv.start + j) * n + pu.start..];
-                for (a, fu) in pu.value.iter().enumerate() {
-                    row[a] += c * fv * fu;
-                }
+    out.par_chunks_mut(n * n)
+        .enumerate()
+        .for_each(|(k, img)| render(st, k, img));
+    out
+}
+
+/// Add the model's projection `k` to `img`.
+fn render(st: &State, k: usize, img: &mut [f64]) {
+    render_with(st, k, st.corr[k], img);
+}
+
+/// Add the model's projection `k` under the corrections `corr` to `img`.
+fn render_with(st: &State, k: usize, corr: [f64; 3], img: &mut [f64]) {
+    let n = st.geom.n;
+    for i in 0..st.pos.len() {
+        if !st.alive[i] {
+            continue;
+        }
+        let c = st.counts[st.species[i]];
+        let (pu, pv) = profiles_with(st, i, k, corr, false);
+        for (j, fv) in pv.value.iter().enumerate() {
+            let row = &mut img[(pv.start + j) * n + pu.start..];
+            for (a, fu) in pu.value.iter().enumerate() {
+                row[a] += c * fv * fu;
             }
         }
-    });
-    out
+    }
+}
+
+/// Which per-projection corrections to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Corrections {
+    /// Shifts across and along the tilt axis.
+    pub shifts: bool,
+    /// Tilt angles.
+    pub angles: bool,
+}
+
+/// One damped Gauss-Newton step on every projection's shifts and/or tilt angle against its
+/// own image, kept only where that image's squared error drops; then the parts the model's
+/// own translation and rotation about the axis could take (shifts across the axis of the
+/// form a cos + b sin, the mean shift along it, the mean angle) are moved into the
+/// positions, so the corrections stay relative.
+fn fit_corrections(st: &mut State, meas: &[f32], which: Corrections) {
+    let g = st.geom;
+    let n = g.n;
+    let m = n * n;
+    let ca = g.centre_a();
+    let on = [which.shifts, which.shifts, which.angles];
+    let new: Vec<[f64; 3]> = (0..g.n_angles())
+        .into_par_iter()
+        .map(|k| {
+            let mut model = vec![0.0; m];
+            render(st, k, &mut model);
+            let b = &meas[k * m..(k + 1) * m];
+            let err = |model: &[f64]| -> f64 {
+                model
+                    .iter()
+                    .zip(b)
+                    .map(|(c, b)| (*b as f64 - c) * (*b as f64 - c))
+                    .sum()
+            };
+            // Per-pixel derivatives by the three parameters, summed over overlapping atoms.
+            let mut jac = vec![[0.0f64; 3]; m];
+            let (c, s) = st.trig(k);
+            for i in (0..st.pos.len()).filter(|&i| st.alive[i]) {
+                let cnt = st.counts[st.species[i]];
+                let p = st.pos[i];
+                let du_dt = (-(p[0] - ca) * s + (p[2] - ca) * c) / g.pixel_a;
+                let (pu, pv) = profiles(st, i, k, true);
+                for (j, fv) in pv.value.iter().enumerate() {
+                    let row = (pv.start + j) * n + pu.start;
+                    for (a, fu) in pu.value.iter().enumerate() {
+                        let mu = cnt * pu.d_centre[a] * fv;
+                        let jj = &mut jac[row + a];
+                        jj[0] += mu;
+                        jj[1] += cnt * fu * pv.d_centre[j];
+                        jj[2] += mu * du_dt;
+                    }
+                }
+            }
+            let mut jtj = nalgebra::Matrix3::<f64>::zeros();
+            let mut jtr = nalgebra::Vector3::<f64>::zeros();
+            for ((jj, mo), bb) in jac.iter().zip(&model).zip(b) {
+                let v = nalgebra::Vector3::new(jj[0], jj[1], jj[2]);
+                jtj += v * v.transpose();
+                jtr += v * (*bb as f64 - mo);
+            }
+            for p in 0..3 {
+                if !on[p] {
+                    for q in 0..3 {
+                        jtj[(p, q)] = 0.0;
+                        jtj[(q, p)] = 0.0;
+                    }
+                    jtj[(p, p)] = 1.0;
+                    jtr[p] = 0.0;
+                }
+            }
+            let damped = jtj + nalgebra::Matrix3::from_diagonal(&jtj.diagonal()) * 0.5;
+            let cur = st.corr[k];
+            let Some(inv) = damped.try_inverse() else {
+                return cur;
+            };
+            let d = inv * jtr;
+            // At most half a pixel and half a degree per step.
+            let lim = [0.5, 0.5, 0.5f64.to_radians()];
+            let step: Vec<f64> = (0..3).map(|p| d[p].clamp(-lim[p], lim[p])).collect();
+            let before = err(&model);
+            for scale in [1.0, 0.5, 0.25] {
+                let trial = [0, 1, 2].map(|p| cur[p] + scale * step[p]);
+                let mut mt = vec![0.0; m];
+                render_with(st, k, trial, &mut mt);
+                if err(&mt) < before {
+                    return trial;
+                }
+            }
+            cur
+        })
+        .collect();
+    st.corr = new;
+    remove_gauge(st);
+}
+
+/// Move the part of the corrections that a translation or a rotation about the tilt axis of
+/// the whole model would make into the positions (the model's projections are unchanged).
+fn remove_gauge(st: &mut State) {
+    let g = st.geom;
+    let na = g.n_angles();
+    let ca = g.centre_a();
+    // Mean angle: rotate the model by it about the axis.
+    let dt = st.corr.iter().map(|c| c[2]).sum::<f64>() / na as f64;
+    if dt != 0.0 {
+        let (c, s) = (dt.cos(), dt.sin());
+        for p in st.pos.iter_mut() {
+            let (x, z) = (p[0] - ca, p[2] - ca);
+            p[0] = ca + x * c + z * s;
+            p[2] = ca + z * c - x * s;
+        }
+        for k in 0..na {
+            st.corr[k][2] -= dt;
+        }
+    }
+    // Shifts across the axis of the form a cos + b sin (with the corrected angles): an x/z
+    // translation (a, b) pixels; the mean shift along the axis: a y translation.
+    let mut ata = nalgebra::Matrix2::<f64>::zeros();
+    let mut atb = nalgebra::Vector2::<f64>::zeros();
+    for k in 0..na {
+        let (c, s) = st.trig(k);
+        let v = nalgebra::Vector2::new(c, s);
+        ata += v * v.transpose();
+        atb += v * st.corr[k][0];
+    }
+    let ab = ata
+        .try_inverse()
+        .map_or(nalgebra::Vector2::zeros(), |i| i * atb);
+    let dv = st.corr.iter().map(|c| c[1]).sum::<f64>() / na as f64;
+    for k in 0..na {
+        let (c, s) = st.trig(k);
+        st.corr[k][0] -= ab[0] * c + ab[1] * s;
+        st.corr[k][1] -= dv;
+    }
+    for p in st.pos.iter_mut() {
+        p[0] += ab[0] * g.pixel_a;
+        p[1] += dv * g.pixel_a;
+        p[2] += ab[1] * g.pixel_a;
+    }
 }
 
 fn r1_of(meas: &[f32], calc: &[f64]) -> f64 {
@@ -256,7 +459,7 @@ fn fit_widths(st: &mut State, resid: &[f64]) {
 fn position_steps(st: &State, resid: &[f64], max_step_a: f64) -> Vec<[f64; 3]> {
     let g = st.geom;
     let n = g.n;
-    let trig: Vec<(f64, f64)> = (0..g.n_angles()).map(|k| g.cos_sin(k)).collect();
+    let trig: Vec<(f64, f64)> = (0..g.n_angles()).map(|k| st.trig(k)).collect();
     (0..st.pos.len())
         .into_par_iter()
         .map(|i| {
@@ -378,7 +581,7 @@ fn local_change(
     let mut out = LocalChange::default();
     for k in 0..g.n_angles() {
         let r = &resid[k * n * n..(k + 1) * n * n];
-        let (u, v) = g.project_point(k, pos);
+        let (u, v) = st.project(k, pos);
         let pu = Profile1D::new(u, width, n, false);
         let pv = Profile1D::new(v, width, n, false);
         let image = |w: Option<(f64, f64)>| {
@@ -556,8 +759,8 @@ fn fit_new_atom(
         let mut jtj = nalgebra::Matrix3::<f64>::zeros();
         let mut jtr = nalgebra::Vector3::<f64>::zeros();
         for k in 0..g.n_angles() {
-            let (cs, sn) = g.cos_sin(k);
-            let (u, v) = g.project_point(k, pos);
+            let (cs, sn) = st.trig(k);
+            let (u, v) = st.project(k, pos);
             let pu = Profile1D::new(u, width, n, true);
             let pv = Profile1D::new(v, width, n, true);
             let r = &resid[k * n * n..(k + 1) * n * n];
@@ -709,6 +912,7 @@ pub fn refine(
         alive: vec![true; positions.len()],
         sigma_a: vec![sigma_from_b(params.initial_b_a2); n_species],
         counts: vec![1.0; n_species],
+        corr: vec![[0.0; 3]; geom.n_angles()],
     };
     fit_counts(&mut st, measured);
     let calc = calculate(&st);
@@ -732,7 +936,11 @@ pub fn refine(
         progress(history.len(), r1);
         fr
     };
+    let correct = params.corrections.shifts || params.corrections.angles;
     for it in 0..params.iterations {
+        if correct && it > 0 {
+            fit_corrections(&mut st, measured, params.corrections);
+        }
         let (f, r) = iterate(&mut st, it + 1 >= params.flips_from, &mut history);
         flipped += f;
         removed += r;
@@ -767,6 +975,11 @@ pub fn refine(
         species_flipped: flipped,
         removed,
         added,
+        projection_corrections: st
+            .corr
+            .iter()
+            .map(|c| [c[0], c[1], c[2].to_degrees()])
+            .collect(),
         r1_history: history,
     })
 }
@@ -863,6 +1076,114 @@ mod tests {
         };
         let r = refine(&start, &sp, 2, &meas, &g, &off, &mut |_, _| {}).unwrap();
         assert_eq!(r.positions.len(), 9);
+    }
+
+    /// A series whose projections are shifted and whose tilt angles are off: refinement with
+    /// corrections finds them (up to the model's own translation and rotation) and places the
+    /// atoms better than without.
+    #[test]
+    fn finds_projection_shifts_and_angle_errors() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+        let n = 40;
+        let pixel = 0.4;
+        let angles: Vec<f64> = (-7..=7).map(|i| i as f64 * 9.0).collect();
+        let g = TiltGeometry::new(angles.clone(), n, pixel).unwrap();
+        let truth: Vec<([f64; 3], usize)> = (0..12)
+            .map(|i| {
+                let (a, b, c) = (i % 3, (i / 3) % 2, i / 6);
+                (
+                    [
+                        5.3 + 2.9 * a as f64 + 0.3 * b as f64,
+                        6.1 + 2.8 * b as f64 + 0.2 * c as f64,
+                        6.4 + 3.0 * c as f64 + 0.25 * a as f64,
+                    ],
+                    (i % 2) as usize,
+                )
+            })
+            .collect();
+        let atoms = gaussian(&truth, &[150.0, 600.0], &[20.0, 25.0]);
+        // Projection k is taken at angle + dt_k, shifted by (du_k, dv_k) pixels: the same as
+        // moving the atoms by du (cos, 0, sin) pixel and dv along y.
+        let mut errors = Vec::new();
+        let mut meas = Vec::new();
+        for &a in &angles {
+            let (du, dv, dt) = (
+                rng.gen_range(-0.5..0.5),
+                rng.gen_range(-0.5..0.5),
+                rng.gen_range(-0.4f64..0.4),
+            );
+            let t = (a + dt).to_radians();
+            let moved: Vec<GaussianAtom> = atoms
+                .iter()
+                .map(|x| GaussianAtom {
+                    pos_a: [
+                        x.pos_a[0] + du * pixel * t.cos(),
+                        x.pos_a[1] + dv * pixel,
+                        x.pos_a[2] + du * pixel * t.sin(),
+                    ],
+                    ..*x
+                })
+                .collect();
+            let g1 = TiltGeometry::new(vec![a + dt], n, pixel).unwrap();
+            meas.extend(project_atoms(&moved, &g1).into_iter().map(|v| v as f32));
+            errors.push([du, dv, dt]);
+        }
+        let start: Vec<[f64; 3]> = truth.iter().map(|(p, _)| *p).collect();
+        let sp: Vec<usize> = truth.iter().map(|t| t.1).collect();
+        let run = |corrections| {
+            let p = RefineParams {
+                iterations: 12,
+                evidence_chi2: 0.0,
+                corrections,
+                ..Default::default()
+            };
+            refine(&start, &sp, 2, &meas, &g, &p, &mut |_, _| {}).unwrap()
+        };
+        let both = Corrections {
+            shifts: true,
+            angles: true,
+        };
+        let (with, without) = (run(both), run(Corrections::default()));
+        assert!(without
+            .projection_corrections
+            .iter()
+            .all(|c| *c == [0.0; 3]));
+        // The truth's relative part: the same gauge removed as in the refinement.
+        let found = &with.projection_corrections;
+        let mean = |f: &dyn Fn(&[f64; 3]) -> f64| errors.iter().map(f).sum::<f64>() / 15.0;
+        let (mdv, mdt) = (mean(&|e| e[1]), mean(&|e| e[2]));
+        // Across the axis: the truth less its best a cos + b sin.
+        let trig: Vec<(f64, f64)> = angles
+            .iter()
+            .zip(&errors)
+            .map(|(a, e)| ((a + e[2]).to_radians().cos(), (a + e[2]).to_radians().sin()))
+            .collect();
+        let mut ata = nalgebra::Matrix2::<f64>::zeros();
+        let mut atb = nalgebra::Vector2::<f64>::zeros();
+        for ((c, s), e) in trig.iter().zip(&errors) {
+            let v = nalgebra::Vector2::new(*c, *s);
+            ata += v * v.transpose();
+            atb += v * e[0];
+        }
+        let ab = ata.try_inverse().unwrap() * atb;
+        let mut worst = [0.0f64; 3];
+        for (((c, s), e), f) in trig.iter().zip(&errors).zip(found) {
+            worst[0] = worst[0].max((e[0] - ab[0] * c - ab[1] * s - f[0]).abs());
+            worst[1] = worst[1].max((e[1] - mdv - f[1]).abs());
+            worst[2] = worst[2].max((e[2] - mdt - f[2]).abs());
+        }
+        // Measured: 5e-4 px, 1e-4 px, 0.042 deg (errors up to 0.5 px and 0.4 deg).
+        assert!(
+            worst[0] < 0.02 && worst[1] < 0.02 && worst[2] < 0.1,
+            "worst errors (px, px, deg) {worst:?}"
+        );
+        assert!(
+            with.r1_after < 0.2 * without.r1_after,
+            "R1 {} with corrections, {} without",
+            with.r1_after,
+            without.r1_after
+        );
     }
 
     #[test]

@@ -162,6 +162,17 @@ fn chain_simulate_reconstruct_trace_refine_compare_run() {
     assert_eq!(s["method"], "sart");
     assert!(s["r1"].as_f64().unwrap() < 0.5, "{s}");
     assert!(rec.join("orthoslices.png").exists());
+    // The penalised reconstruction on the same series.
+    let mbir = d.join("mbir");
+    let mut c = bin();
+    c.args(["aet", "reconstruct"]);
+    series(&mut c);
+    ok(c.arg("-o")
+        .arg(&mbir)
+        .args(["--method", "mbir", "--iterations", "10"]));
+    let s = json(&mbir.join("summary.json"));
+    assert_eq!(s["method"], "mbir");
+    assert!(s["r1"].as_f64().unwrap() < 0.5, "{s}");
     let tr = d.join("trace");
     ok(bin()
         .args(["aet", "trace"])
@@ -182,6 +193,31 @@ fn chain_simulate_reconstruct_trace_refine_compare_run() {
     assert!(
         r["r1_after"].as_f64().unwrap() <= r["r1_before"].as_f64().unwrap(),
         "{r}"
+    );
+    assert!(r["added"].is_u64() && r["removed"].is_u64(), "{r}");
+    // Per-projection shifts and angles fitted with the atoms: one correction per projection.
+    let corr = d.join("refine-corr");
+    let mut c = bin();
+    c.args(["aet", "refine"]).arg(tr.join("atoms.extxyz"));
+    series(&mut c);
+    ok(c.arg("-o")
+        .arg(&corr)
+        .args(["--iterations", "3", "--refine-shifts", "--refine-angles"]));
+    let r = json(&corr.join("summary.json"));
+    let pc = r["projection_corrections"].as_array().unwrap();
+    assert_eq!(pc.len(), 13, "{r}");
+    assert!(
+        pc.iter()
+            .all(|c| c["angle_deg"].as_f64().unwrap().abs() < 1.0),
+        "{r}"
+    );
+    let mut c = bin();
+    c.args(["aet", "refine"]).arg(tr.join("atoms.extxyz"));
+    series(&mut c);
+    fails_naming(
+        c.arg("-o").arg(d.join("bad")).arg("--evidence-chi2=-1"),
+        "--evidence-chi2",
+        "non-negative",
     );
     let cmp = d.join("cmp");
     ok(bin()

@@ -11,7 +11,7 @@ use nucleate_aet::geometry::{parse_angle_range, TiltAxis, TiltGeometry};
 use nucleate_aet::plot::{curves_svg, histogram_svg, orthoslices_png};
 use nucleate_aet::project::{simulate_series, Noise, SimulateParams};
 use nucleate_aet::reconstruct::{reconstruct, MethodKind, ReconstructParams, Reconstruction};
-use nucleate_aet::refine::{refine, RefineParams, Refined};
+use nucleate_aet::refine::{refine, Corrections, RefineParams, Refined};
 use nucleate_aet::series::{
     normalise_totals, read_angles, read_tilt_series, read_volume, subtract_background,
     write_angles, write_bytes, write_tiff_stack, write_volume, Background, TiltSeries,
@@ -311,12 +311,12 @@ pub struct RefineArgs {
     #[arg(long, value_delimiter = ',')]
     pub species: Option<Vec<String>>,
     #[command(flatten)]
-    pub selection: ModelSelectionArgs,
+    pub selection: RefineOptions,
     #[command(flatten)]
     pub common: super::common::CommonArgs,
 }
 
-impl ModelSelectionArgs {
+impl RefineOptions {
     /// Refinement parameters with `iterations` and this model selection.
     fn params(&self, iterations: usize) -> anyhow::Result<RefineParams> {
         if !(self.evidence_chi2.is_finite() && self.evidence_chi2 >= 0.0) {
@@ -329,14 +329,26 @@ impl ModelSelectionArgs {
             iterations,
             evidence_chi2: self.evidence_chi2,
             min_distance_a: self.min_distance_a,
+            corrections: Corrections {
+                shifts: self.refine_shifts,
+                angles: self.refine_angles,
+            },
             ..Default::default()
         })
     }
 }
 
-/// How refinement decides which atoms the model holds.
+/// How refinement decides which atoms the model holds, and which per-projection
+/// corrections it fits.
 #[derive(Args, Debug, Clone)]
-pub struct ModelSelectionArgs {
+pub struct RefineOptions {
+    /// Fit a shift of every projection across and along the tilt axis (pixels) with the
+    /// atoms (what is left after `--align`).
+    #[arg(long)]
+    pub refine_shifts: bool,
+    /// Fit a correction to every tilt angle with the atoms.
+    #[arg(long)]
+    pub refine_angles: bool,
     /// Local chi^2 an atom must explain in the projections to stay in the model, and a new
     /// atom at a peak of the difference map to enter it (25: about 5 sigma); 0 keeps the
     /// traced atoms as they are.
@@ -398,7 +410,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 10)]
     pub refine_iterations: usize,
     #[command(flatten)]
-    pub selection: ModelSelectionArgs,
+    pub selection: RefineOptions,
     #[command(flatten)]
     pub common: super::common::CommonArgs,
 }
@@ -951,6 +963,11 @@ fn refine_summary(r: &Refined, species: &[String], iterations: usize) -> serde_j
         "iterations": iterations,
         "n_atoms": r.positions.len(),
         "r1_history": r.r1_history,
+        "projection_corrections": r
+            .projection_corrections
+            .iter()
+            .map(|c| json!({"shift_across_axis_px": c[0], "shift_along_axis_px": c[1], "angle_deg": c[2]}))
+            .collect::<Vec<_>>(),
     })
 }
 
