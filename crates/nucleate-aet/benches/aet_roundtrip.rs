@@ -18,7 +18,10 @@
 //! - `trace-variants VOLUME.tif TRUTH.extxyz PIXEL_A`: truth scores of tracing with and
 //!   without spline upsampling and with several fit half-widths (the measured default);
 //! - `r1 VOLUME.tif TILTS.tif ANGLES.csv PIXEL_A`: R1 of the volume's projections against
-//!   the tilt series (nucleate's projector, axis at pixel n/2).
+//!   the tilt series (nucleate's projector, axis at pixel n/2);
+//! - `dose-sweep`: the default chain (SART, trace, refine) on particles of two sizes and two
+//!   orientations at falling dose (Fe 129 -> 16 counts per atom, Pt in proportion, read
+//!   noise 3): where Fe atoms stop being found.
 
 use std::time::Instant;
 
@@ -118,6 +121,87 @@ fn correlation(a: &Volume, b: &Volume) -> f64 {
     sab / (saa * sbb).sqrt().max(1e-300)
 }
 
+/// The default chain at falling dose on two particle sizes and two orientations.
+fn dose_sweep() {
+    let (size, pixel) = (128usize, 0.35);
+    let box_a = size as f64 * pixel;
+    let species = vec!["Fe".to_string(), "Pt".to_string()];
+    let angles: Vec<f64> = (0..51).map(|i| -65.0 + i as f64 * 2.6).collect();
+    println!("| facets (A) | orientation seed | atoms | Fe / Pt counts | trace: Fe found / false / RMS (A) | refine: Fe found / false / RMS (A) | refine: all found / false / RMS (A) |");
+    println!("|---|---|---|---|---|---|---|");
+    for radius in [10.0, 17.0] {
+        for seed in [7u64, 8] {
+            let truth = faceted_particle(
+                &ParticleParams {
+                    radius_a: radius,
+                    centre_a: [box_a / 2.0 + 0.13, box_a / 2.0 - 0.21, box_a / 2.0 + 0.07],
+                    displacement_rms_a: 0.05,
+                    seed,
+                    ..Default::default()
+                },
+                box_a,
+            )
+            .expect("particle");
+            for dose in [1.0, 0.5, 0.25, 0.125] {
+                let (fe, pt) = (129.0 * dose, 600.0 * dose);
+                let sim = SimulateParams {
+                    size,
+                    pixel_a: pixel,
+                    counts: vec![("Fe".into(), fe), ("Pt".into(), pt)],
+                    b_factors: vec![("Fe".into(), 24.0), ("Pt".into(), 28.0)],
+                    noise: Noise {
+                        poisson: true,
+                        read_noise: 3.0,
+                        seed: 11,
+                    },
+                };
+                let (imgs, geom) = simulate_series(&truth, angles.clone(), &sim).expect("simulate");
+                let p = ReconstructParams {
+                    method: MethodKind::Sart,
+                    iterations: 10,
+                    ..Default::default()
+                };
+                let rec = reconstruct(&imgs, &geom, &p, &mut |_| {}).expect("reconstruct");
+                let tr = trace(&rec.volume, pixel, &TraceParams::default()).expect("trace");
+                let model = tr.to_frame(&species, box_a).expect("frame");
+                let sp: Vec<usize> = (0..model.len())
+                    .map(|i| usize::from(model.species_of(i) == "Pt"))
+                    .collect();
+                let r = refine(
+                    &model.positions,
+                    &sp,
+                    2,
+                    &imgs,
+                    &geom,
+                    &RefineParams::default(),
+                    &mut |_, _| {},
+                )
+                .expect("refine");
+                let names: Vec<&str> = r.species.iter().map(|&s| species[s].as_str()).collect();
+                let refined = nucleate_core::Frame::new(r.positions.clone(), &names, truth.cell)
+                    .expect("frame");
+                let st = score_against_truth(&truth, &model, 1.0);
+                let sr = score_against_truth(&truth, &refined, 1.0);
+                let fe_of = |s: &[TruthScore]| s.iter().find(|t| t.species == "Fe").cloned();
+                let (tf, rf) = (fe_of(&st).expect("Fe"), fe_of(&sr).expect("Fe"));
+                println!(
+                    "| {radius} | {seed} | {} | {fe:.0} / {pt:.0} | {:.3} / {:.3} / {:.3} | {:.3} / {:.3} / {:.3} | {:.3} / {:.3} / {:.3} |",
+                    truth.len(),
+                    tf.found_fraction,
+                    tf.false_positive_fraction,
+                    tf.rms_error_a,
+                    rf.found_fraction,
+                    rf.false_positive_fraction,
+                    rf.rms_error_a,
+                    sr[0].found_fraction,
+                    sr[0].false_positive_fraction,
+                    sr[0].rms_error_a,
+                );
+            }
+        }
+    }
+}
+
 /// The helper modes; `false` when `args` names none.
 fn helper_mode(args: &[String]) -> bool {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -181,6 +265,7 @@ fn helper_mode(args: &[String]) -> bool {
                 }
             }
         }
+        ["dose-sweep"] => dose_sweep(),
         ["r1", vol, tilts, angles, pixel] => {
             let v = read_volume(std::path::Path::new(vol)).expect("volume");
             let s = read_tilt_series(
