@@ -31,7 +31,7 @@ use nucleate_aet::model::{faceted_particle, ParticleParams};
 use nucleate_aet::project::{gaussian_atoms, simulate_series, Noise, Profile1D, SimulateParams};
 use nucleate_aet::project::{project_volume, r1};
 use nucleate_aet::reconstruct::{reconstruct, MethodKind, ReconstructParams};
-use nucleate_aet::refine::{refine, RefineParams};
+use nucleate_aet::refine::{refine, RefineParams, Refined};
 use nucleate_aet::series::{read_tilt_series, read_volume, write_volume};
 use nucleate_aet::trace::{trace, TraceParams};
 use nucleate_aet::Volume;
@@ -121,6 +121,33 @@ fn correlation(a: &Volume, b: &Volume) -> f64 {
     sab / (saa * sbb).sqrt().max(1e-300)
 }
 
+/// Refine a traced Fe/Pt model against `imgs` with the default parameters: the refinement
+/// and the refined model in `cell`.
+fn refine_model(
+    model: &nucleate_core::Frame,
+    imgs: &[f32],
+    geom: &TiltGeometry,
+    cell: nucleate_core::SimBox,
+) -> (Refined, nucleate_core::Frame) {
+    let species = ["Fe", "Pt"];
+    let sp: Vec<usize> = (0..model.len())
+        .map(|i| usize::from(model.species_of(i) == "Pt"))
+        .collect();
+    let r = refine(
+        &model.positions,
+        &sp,
+        2,
+        imgs,
+        geom,
+        &RefineParams::default(),
+        &mut |_, _| {},
+    )
+    .expect("refine");
+    let names: Vec<&str> = r.species.iter().map(|&s| species[s]).collect();
+    let refined = nucleate_core::Frame::new(r.positions.clone(), &names, cell).expect("frame");
+    (r, refined)
+}
+
 /// The default chain at falling dose on two particle sizes and two orientations.
 fn dose_sweep() {
     let (size, pixel) = (128usize, 0.35);
@@ -164,22 +191,7 @@ fn dose_sweep() {
                 let rec = reconstruct(&imgs, &geom, &p, &mut |_| {}).expect("reconstruct");
                 let tr = trace(&rec.volume, pixel, &TraceParams::default()).expect("trace");
                 let model = tr.to_frame(&species, box_a).expect("frame");
-                let sp: Vec<usize> = (0..model.len())
-                    .map(|i| usize::from(model.species_of(i) == "Pt"))
-                    .collect();
-                let r = refine(
-                    &model.positions,
-                    &sp,
-                    2,
-                    &imgs,
-                    &geom,
-                    &RefineParams::default(),
-                    &mut |_, _| {},
-                )
-                .expect("refine");
-                let names: Vec<&str> = r.species.iter().map(|&s| species[s].as_str()).collect();
-                let refined = nucleate_core::Frame::new(r.positions.clone(), &names, truth.cell)
-                    .expect("frame");
+                let (_, refined) = refine_model(&model, &imgs, &geom, truth.cell);
                 let st = score_against_truth(&truth, &model, 1.0);
                 let sr = score_against_truth(&truth, &refined, 1.0);
                 let fe_of = |s: &[TruthScore]| s.iter().find(|t| t.species == "Fe").cloned();
@@ -351,28 +363,8 @@ fn main() {
             &format!("{method:?} + trace"),
             &score_against_truth(&truth, &model, 1.0),
         );
-        let sp: Vec<usize> = (0..model.len())
-            .map(|i| {
-                species
-                    .iter()
-                    .position(|s| s == model.species_of(i))
-                    .unwrap_or(0)
-            })
-            .collect();
         let t1 = Instant::now();
-        let r = refine(
-            &model.positions,
-            &sp,
-            2,
-            &imgs,
-            &geom,
-            &RefineParams::default(),
-            &mut |_, _| {},
-        )
-        .expect("refine");
-        let names: Vec<&str> = r.species.iter().map(|&s| species[s].as_str()).collect();
-        let refined =
-            nucleate_core::Frame::new(r.positions.clone(), &names, truth.cell).expect("frame");
+        let (r, refined) = refine_model(&model, &imgs, &geom, truth.cell);
         eprintln!(
             "refine: {:.1} s, R1 {:.4} -> {:.4}, B {:?}, counts {:?}, flips {}",
             t1.elapsed().as_secs_f64(),
@@ -400,27 +392,7 @@ fn main() {
             let rec2 = reconstruct(&imgs2, &geom, &p, &mut |_| {}).expect("reconstruct");
             let tr2 = trace(&rec2.volume, pixel, &tp).expect("trace");
             let m2 = tr2.to_frame(&species, box_a).expect("frame");
-            let sp2: Vec<usize> = (0..m2.len())
-                .map(|i| {
-                    species
-                        .iter()
-                        .position(|s| s == m2.species_of(i))
-                        .unwrap_or(0)
-                })
-                .collect();
-            let r2 = refine(
-                &m2.positions,
-                &sp2,
-                2,
-                &imgs2,
-                &geom,
-                &RefineParams::default(),
-                &mut |_, _| {},
-            )
-            .expect("refine");
-            let names2: Vec<&str> = r2.species.iter().map(|&s| species[s].as_str()).collect();
-            let refined2 = nucleate_core::Frame::new(r2.positions.clone(), &names2, truth.cell)
-                .expect("frame");
+            let (_, refined2) = refine_model(&m2, &imgs2, &geom, truth.cell);
             let c =
                 compare_models(&refined, &refined2, &CompareParams::default()).expect("compare");
             let truth_rms = score_against_truth(&truth, &refined, 1.0)[0].rms_error_a;
