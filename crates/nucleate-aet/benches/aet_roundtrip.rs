@@ -1,4 +1,4 @@
-//! Round trip on a generated FePt particle: simulate -> reconstruct (GENFIRE-style and SIRT)
+//! Round trip on a generated FePt particle: simulate -> reconstruct (SART, MBIR, GENFIRE-style, SIRT)
 //! -> trace -> refine, scored against the truth per species and stage.
 //!
 //! `cargo bench -p nucleate-aet --bench aet_roundtrip` runs the realistic case (51

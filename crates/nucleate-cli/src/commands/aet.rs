@@ -33,7 +33,7 @@ pub struct AetArgs {
 pub enum AetCommand {
     /// Simulate an ADF-STEM tilt series of an atomic model (Gaussian atoms, Poisson + read noise).
     Simulate(SimulateArgs),
-    /// Reconstruct a volume from a tilt series (GENFIRE-style Fourier iteration or SIRT).
+    /// Reconstruct a volume from a tilt series (OS-SART, MBIR, SIRT or GENFIRE-style).
     Reconstruct(ReconstructArgs),
     /// Trace atoms in a volume and classify them (non-atom / light / heavy).
     Trace(TraceArgs),
