@@ -264,7 +264,7 @@ impl Slabs {
     }
 
     /// Rows of slab `s` that hold data (the rest of the last slab is padding).
-    fn width(&self, s: usize) -> usize {
+    pub fn width(&self, s: usize) -> usize {
         SLAB.min(self.n - s * SLAB)
     }
 

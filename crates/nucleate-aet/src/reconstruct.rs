@@ -443,56 +443,86 @@ const MAX_PRIOR_STEP: f32 = 0.15;
 /// each step. `vol` is [z][y][x].
 pub fn huber_smooth(vol: &mut Volume, strength: f32, delta: f32) {
     let n = vol.n;
+    let slabs = Slabs::new(n);
+    let mut x_s = slabs.gather(&vol.data, n);
+    huber_smooth_slabs(&mut x_s, slabs, n, strength, delta);
+    vol.data = slabs.scatter(&x_s, n);
+}
+
+/// [`huber_smooth`] on an n^3 estimate in slab layout ([slab][z][x] rows), where MBIR keeps
+/// it: the neighbours along x and z are whole rows, those along y the lanes beside (across a
+/// slab's edge, the next slab's first or the previous one's last lane). Padding lanes stay 0.
+fn huber_smooth_slabs(x_s: &mut Vec<Row>, slabs: Slabs, n: usize, strength: f32, delta: f32) {
     if strength <= 0.0 || n < 2 || delta <= 0.0 {
         return;
     }
     let steps = (strength / MAX_PRIOR_STEP).ceil().max(1.0) as usize;
     let tau = strength / steps as f32;
-    let m = n * n;
-    let mut next = vec![0.0f32; vol.data.len()];
+    let clamp = |d: f32| d.clamp(-delta, delta);
+    let mut next = vec![[0.0f32; SLAB]; x_s.len()];
     for _ in 0..steps {
-        let cur = &vol.data;
-        next.par_chunks_mut(m).enumerate().for_each(|(z, plane)| {
-            for y in 0..n {
-                for x in 0..n {
-                    let i = (z * n + y) * n + x;
-                    let v = cur[i];
-                    let mut g = 0.0f32;
-                    // Faces of the cube have fewer neighbours (no penalty across them).
-                    let mut pull = |j: usize| g += (v - cur[j]).clamp(-delta, delta);
-                    if x > 0 {
-                        pull(i - 1);
-                    }
-                    if x + 1 < n {
-                        pull(i + 1);
-                    }
-                    if y > 0 {
-                        pull(i - n);
-                    }
-                    if y + 1 < n {
-                        pull(i + n);
-                    }
-                    if z > 0 {
-                        pull(i - m);
-                    }
-                    if z + 1 < n {
-                        pull(i + m);
-                    }
-                    let u = v - tau * g;
-                    plane[y * n + x] = if u > 0.0 { u } else { 0.0 };
+        let cur = &*x_s;
+        // One line (slab s, depth z) of n rows per task: t = s n + z. A missing neighbour
+        // (the cube's faces, the last real row) is the voxel itself: a zero difference.
+        next.par_chunks_mut(n).enumerate().for_each(|(t, line)| {
+            let (s, z) = (t / n, t % n);
+            let width = slabs.width(s);
+            let last = (s * SLAB + width) == n;
+            let row = |t: usize, x: usize| cur[t * n + x];
+            for (x, out) in line.iter_mut().enumerate() {
+                let v = row(t, x);
+                let xm = if x > 0 { row(t, x - 1) } else { v };
+                let xp = if x + 1 < n { row(t, x + 1) } else { v };
+                let zm = if z > 0 { row(t - 1, x) } else { v };
+                let zp = if z + 1 < n { row(t + 1, x) } else { v };
+                // Along y the lanes beside, across the slab's edges from the neighbouring slabs.
+                let mut ym = v;
+                let mut yp = v;
+                ym[1..].copy_from_slice(&v[..SLAB - 1]);
+                yp[..SLAB - 1].copy_from_slice(&v[1..]);
+                if s > 0 {
+                    ym[0] = row(t - n, x)[SLAB - 1];
                 }
+                if !last {
+                    yp[SLAB - 1] = row(t + n, x)[0];
+                } else {
+                    yp[width - 1] = v[width - 1];
+                }
+                let mut o = [0.0f32; SLAB];
+                for j in 0..SLAB {
+                    // The six neighbours in the order x-, x+, y-, y+, z-, z+.
+                    let g = clamp(v[j] - xm[j])
+                        + clamp(v[j] - xp[j])
+                        + clamp(v[j] - ym[j])
+                        + clamp(v[j] - yp[j])
+                        + clamp(v[j] - zm[j])
+                        + clamp(v[j] - zp[j]);
+                    let u = v[j] - tau * g;
+                    o[j] = if u > 0.0 { u } else { 0.0 };
+                }
+                o[width..].iter_mut().for_each(|p| *p = 0.0);
+                *out = o;
             }
         });
-        std::mem::swap(&mut vol.data, &mut next);
+        std::mem::swap(x_s, &mut next);
     }
 }
 
-/// The value below which a fraction `q` of the voxels lie (`q` in [0, 1]).
-fn quantile(data: &[f32], q: f64) -> f32 {
-    if data.is_empty() {
+/// The value below which a fraction `q` of the estimate's voxels lie (`q` in [0, 1]); the
+/// padding lanes of the slab layout are not voxels.
+fn quantile(x_s: &[Row], slabs: Slabs, n: usize, q: f64) -> f32 {
+    let mut v: Vec<f32> = (0..slabs.count())
+        .flat_map(|s| {
+            let w = slabs.width(s);
+            slabs
+                .pages(x_s, s, n)
+                .iter()
+                .flat_map(move |r| r[..w].iter().copied())
+        })
+        .collect();
+    if v.is_empty() {
         return 0.0;
     }
-    let mut v = data.to_vec();
     let k = ((v.len() - 1) as f64 * q).round() as usize;
     let (_, x, _) = v.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
     *x
@@ -507,11 +537,11 @@ impl Method for Mbir {
         // The penalty acts on the previous pass and the data pass comes last, so the
         // estimate handed out is always one the projections have just corrected.
         let alg = &mut self.sart.alg;
-        let n = alg.geom.n;
-        let mut vol = alg.volume();
-        let delta = self.edge * quantile(&vol.data, 0.999);
-        huber_smooth(&mut vol, self.strength, delta);
-        alg.x_s = alg.slabs.gather(&vol.data, n);
+        let (slabs, n) = (alg.slabs, alg.geom.n);
+        if self.strength > 0.0 {
+            let delta = self.edge * quantile(&alg.x_s, slabs, n, 0.999);
+            huber_smooth_slabs(&mut alg.x_s, slabs, n, self.strength, delta);
+        }
         self.sart.step()
     }
 
@@ -871,6 +901,47 @@ mod tests {
                 assert!((step - 10.0).abs() <= 2.0 * tau * delta + 0.03, "{step}");
             }
         }
+    }
+
+    /// The slab-layout Huber step equals the penalty's definition written on [z][y][x]
+    /// voxels, bit for bit (21 rows: a full slab and a padded one, with the y neighbours across
+    /// the slab edge).
+    #[test]
+    fn huber_steps_in_slabs_equal_the_voxel_definition() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let n = 21;
+        let mut v = Volume::zeros(n);
+        v.data.iter_mut().for_each(|x| *x = rng.gen::<f32>());
+        let (strength, delta) = (0.25f32, 0.3f32);
+        let mut reference = v.clone();
+        let steps = (strength / MAX_PRIOR_STEP).ceil() as usize;
+        let tau = strength / steps as f32;
+        for _ in 0..steps {
+            let cur = reference.data.clone();
+            for z in 0..n {
+                for y in 0..n {
+                    for x in 0..n {
+                        let i = reference.index(x, y, z);
+                        let mut g = 0.0f32;
+                        let mut pull = |ok: bool, j: usize| {
+                            if ok {
+                                g += (cur[i] - cur[j]).clamp(-delta, delta);
+                            }
+                        };
+                        pull(x > 0, i.wrapping_sub(1));
+                        pull(x + 1 < n, i + 1);
+                        pull(y > 0, i.wrapping_sub(n));
+                        pull(y + 1 < n, i + n);
+                        pull(z > 0, i.wrapping_sub(n * n));
+                        pull(z + 1 < n, i + n * n);
+                        reference.data[i] = (cur[i] - tau * g).max(0.0);
+                    }
+                }
+            }
+        }
+        huber_smooth(&mut v, strength, delta);
+        assert!(v.data == reference.data);
     }
 
     /// On a noisy series the penalty brings the volume closer to the truth than the same

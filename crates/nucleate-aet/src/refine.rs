@@ -31,6 +31,8 @@ use crate::error::{AetError, Result};
 use crate::geometry::TiltGeometry;
 use crate::project::{b_from_sigma, sigma_from_b, Profile1D};
 use crate::reconstruct::{Method, Sart};
+use crate::trace::local_maxima;
+use nucleate_core::{NeighborList, NeighborSpec, SimBox};
 
 /// Refinement parameters.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -233,13 +235,6 @@ fn fit_corrections(st: &mut State, meas: &[f32], which: Corrections) {
             let mut model = vec![0.0; m];
             render(st, k, &mut model);
             let b = &meas[k * m..(k + 1) * m];
-            let err = |model: &[f64]| -> f64 {
-                model
-                    .iter()
-                    .zip(b)
-                    .map(|(c, b)| (*b as f64 - c) * (*b as f64 - c))
-                    .sum()
-            };
             // Per-pixel derivatives by the three parameters, summed over overlapping atoms.
             let mut jac = vec![[0.0f64; 3]; m];
             let (c, s) = st.trig(k);
@@ -285,12 +280,12 @@ fn fit_corrections(st: &mut State, meas: &[f32], which: Corrections) {
             // At most half a pixel and half a degree per step.
             let lim = [0.5, 0.5, 0.5f64.to_radians()];
             let step: Vec<f64> = (0..3).map(|p| d[p].clamp(-lim[p], lim[p])).collect();
-            let before = err(&model);
+            let before = sse(b, &model);
             for scale in [1.0, 0.5, 0.25] {
                 let trial = [0, 1, 2].map(|p| cur[p] + scale * step[p]);
                 let mut mt = vec![0.0; m];
                 render_with(st, k, trial, &mut mt);
-                if err(&mt) < before {
+                if sse(b, &mt) < before {
                     return trial;
                 }
             }
@@ -455,48 +450,68 @@ fn fit_widths(st: &mut State, resid: &[f64]) {
     }
 }
 
-/// Damped Gauss-Newton position step for every atom against the shared residual.
-fn position_steps(st: &State, resid: &[f64], max_step_a: f64) -> Vec<[f64; 3]> {
+/// The damped Gauss-Newton step of one atom's position (A): an atom at `pos` with image
+/// `(width in pixels, counts)` against `resid`. `absent`: the atom is not in the model the
+/// residual was taken from, so its own image is taken off the target. Levenberg damping
+/// `damping` x diag; the step is cut to `max_step_a`. `None` when the equations are singular.
+fn position_step(
+    st: &State,
+    pos: [f64; 3],
+    (width, counts): (f64, f64),
+    resid: &[f64],
+    absent: bool,
+    damping: f64,
+    max_step_a: f64,
+) -> Option<[f64; 3]> {
     let g = st.geom;
     let n = g.n;
-    let trig: Vec<(f64, f64)> = (0..g.n_angles()).map(|k| st.trig(k)).collect();
+    // d/d position (A) = d/d centre (pixels) / pixel.
+    let c = counts / g.pixel_a;
+    let mut jtj = nalgebra::Matrix3::<f64>::zeros();
+    let mut jtr = nalgebra::Vector3::<f64>::zeros();
+    for k in 0..g.n_angles() {
+        let (cs, sn) = st.trig(k);
+        let (u, v) = st.project(k, pos);
+        let pu = Profile1D::new(u, width, n, true);
+        let pv = Profile1D::new(v, width, n, true);
+        let r = &resid[k * n * n..(k + 1) * n * n];
+        for (j, fv) in pv.value.iter().enumerate() {
+            let row = (pv.start + j) * n + pu.start;
+            for (a, fu) in pu.value.iter().enumerate() {
+                let du = c * pu.d_centre[a] * fv;
+                let jac = nalgebra::Vector3::new(du * cs, c * fu * pv.d_centre[j], du * sn);
+                let target = if absent {
+                    r[row + a] - counts * fu * fv
+                } else {
+                    r[row + a]
+                };
+                jtj += jac * jac.transpose();
+                jtr += jac * target;
+            }
+        }
+    }
+    let damped = jtj + nalgebra::Matrix3::from_diagonal(&jtj.diagonal()) * damping;
+    let d = damped.try_inverse()? * jtr;
+    let len = d.norm();
+    let scale = if len > max_step_a {
+        max_step_a / len
+    } else {
+        1.0
+    };
+    Some([d[0] * scale, d[1] * scale, d[2] * scale])
+}
+
+/// Position step for every atom against the shared residual. Damping 1: neighbours share
+/// pixels, so the joint step is smaller.
+fn position_steps(st: &State, resid: &[f64], max_step_a: f64) -> Vec<[f64; 3]> {
     (0..st.pos.len())
         .into_par_iter()
         .map(|i| {
             if !st.alive[i] {
                 return [0.0; 3];
             }
-            let c = st.counts[st.species[i]] / g.pixel_a;
-            let mut jtj = nalgebra::Matrix3::<f64>::zeros();
-            let mut jtr = nalgebra::Vector3::<f64>::zeros();
-            for (k, &(cs, sn)) in trig.iter().enumerate() {
-                let (pu, pv) = profiles(st, i, k, true);
-                let r = &resid[k * n * n..(k + 1) * n * n];
-                for (j, fv) in pv.value.iter().enumerate() {
-                    let row = (pv.start + j) * n + pu.start;
-                    for (a, fu) in pu.value.iter().enumerate() {
-                        let du = c * pu.d_centre[a] * fv;
-                        let jac = nalgebra::Vector3::new(du * cs, c * fu * pv.d_centre[j], du * sn);
-                        jtj += jac * jac.transpose();
-                        jtr += jac * r[row + a];
-                    }
-                }
-            }
-            // Levenberg damping: neighbours share pixels, so the joint step is smaller.
-            let damped = jtj + nalgebra::Matrix3::from_diagonal(&jtj.diagonal()) * 1.0;
-            match damped.try_inverse() {
-                Some(inv) => {
-                    let d = inv * jtr;
-                    let len = d.norm();
-                    let scale = if len > max_step_a {
-                        max_step_a / len
-                    } else {
-                        1.0
-                    };
-                    [d[0] * scale, d[1] * scale, d[2] * scale]
-                }
-                None => [0.0; 3],
-            }
+            let image = image_of(st, st.species[i]);
+            position_step(st, st.pos[i], image, resid, false, 1.0, max_step_a).unwrap_or([0.0; 3])
         })
         .collect()
 }
@@ -510,10 +525,10 @@ fn sse(meas: &[f32], calc: &[f64]) -> f64 {
 }
 
 /// The position step, halved up to three times until the total squared error drops (kept
-/// unchanged otherwise).
+/// unchanged otherwise); `resid` is the residual of the current positions.
 fn fit_positions(st: &mut State, meas: &[f32], resid: &[f64], max_step_a: f64) {
     let steps = position_steps(st, resid, max_step_a);
-    let before = sse(meas, &calculate(st));
+    let before: f64 = resid.iter().map(|r| r * r).sum();
     let start = st.pos.clone();
     let mut scale = 1.0;
     for _ in 0..4 {
@@ -703,19 +718,25 @@ fn dist2(a: [f64; 3], b: [f64; 3]) -> f64 {
 
 /// Of every pair of atoms closer than `min_d` (A), remove the one with less evidence, closest
 /// pairs first. Returns the number removed.
-fn resolve_close_pairs(st: &mut State, meas: &[f32], min_d: f64) -> usize {
+fn resolve_close_pairs(st: &mut State, meas: &[f32], min_d: f64) -> Result<usize> {
     let alive: Vec<usize> = (0..st.pos.len()).filter(|&i| st.alive[i]).collect();
+    if min_d.is_nan() || min_d <= 0.0 || alive.len() < 2 {
+        return Ok(0);
+    }
+    let pos: Vec<[f64; 3]> = alive.iter().map(|&i| st.pos[i]).collect();
+    let cell = SimBox::enclosing(&pos, min_d)?;
+    let list = NeighborList::from_positions(&pos, &cell, NeighborSpec::Cutoff { r: min_d })?;
     let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
     for (a, &i) in alive.iter().enumerate() {
-        for &j in &alive[a + 1..] {
-            let d2 = dist2(st.pos[i], st.pos[j]);
-            if d2 < min_d * min_d {
-                pairs.push((d2, i, j));
+        for (&b, &d) in list.neighbors(a).iter().zip(list.distances(a)) {
+            let b = b as usize;
+            if a < b && d < min_d {
+                pairs.push((d, i, alive[b]));
             }
         }
     }
     if pairs.is_empty() {
-        return 0;
+        return Ok(0);
     }
     let ev = evidence(st, &residual(st, meas));
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -726,7 +747,7 @@ fn resolve_close_pairs(st: &mut State, meas: &[f32], min_d: f64) -> usize {
             removed += 1;
         }
     }
-    removed
+    Ok(removed)
 }
 
 /// Remove atoms whose evidence is below `threshold`. Returns the number removed.
@@ -751,44 +772,14 @@ fn fit_new_atom(
     s: usize,
     max_step_a: f64,
 ) -> [f64; 3] {
-    let g = st.geom;
-    let n = g.n;
-    let (width, counts) = image_of(st, s);
-    let c = counts / g.pixel_a;
     for _ in 0..8 {
-        let mut jtj = nalgebra::Matrix3::<f64>::zeros();
-        let mut jtr = nalgebra::Vector3::<f64>::zeros();
-        for k in 0..g.n_angles() {
-            let (cs, sn) = st.trig(k);
-            let (u, v) = st.project(k, pos);
-            let pu = Profile1D::new(u, width, n, true);
-            let pv = Profile1D::new(v, width, n, true);
-            let r = &resid[k * n * n..(k + 1) * n * n];
-            for (j, fv) in pv.value.iter().enumerate() {
-                let row = (pv.start + j) * n + pu.start;
-                for (a, fu) in pu.value.iter().enumerate() {
-                    let du = c * pu.d_centre[a] * fv;
-                    let jac = nalgebra::Vector3::new(du * cs, c * fu * pv.d_centre[j], du * sn);
-                    jtj += jac * jac.transpose();
-                    jtr += jac * (r[row + a] - counts * fu * fv);
-                }
-            }
-        }
-        let damped = jtj + nalgebra::Matrix3::from_diagonal(&jtj.diagonal()) * 0.5;
-        let Some(inv) = damped.try_inverse() else {
+        let Some(d) = position_step(st, pos, image_of(st, s), resid, true, 0.5, max_step_a) else {
             break;
         };
-        let d = inv * jtr;
-        let len = d.norm();
-        let scale = if len > max_step_a {
-            max_step_a / len
-        } else {
-            1.0
-        };
         for a in 0..3 {
-            pos[a] += d[a] * scale;
+            pos[a] += d[a];
         }
-        if len < 1e-3 {
+        if d.iter().map(|x| x * x).sum::<f64>() < 1e-6 {
             break;
         }
     }
@@ -800,7 +791,6 @@ fn fit_new_atom(
 /// `min_d` from every atom. Returns the number added.
 fn add_from_difference_map(st: &mut State, meas: &[f32], params: &RefineParams) -> usize {
     let g = st.geom;
-    let n = g.n;
     let resid = residual(st, meas);
     let resid32: Vec<f32> = resid.iter().map(|&v| v as f32).collect();
     let mut sart = Sart::new(&resid32, g, 1.0, 0, None);
@@ -815,31 +805,9 @@ fn add_from_difference_map(st: &mut State, meas: &[f32], params: &RefineParams) 
     let min2 = params.min_distance_a * params.min_distance_a;
     let far = |p: [f64; 3], atoms: &[[f64; 3]]| atoms.iter().all(|&q| dist2(p, q) >= min2);
     // Local maxima of the positive part, strongest first.
-    let mut peaks: Vec<(f32, [f64; 3])> = (1..n.saturating_sub(1))
-        .into_par_iter()
-        .flat_map_iter(|z| {
-            let map = &map;
-            (1..n - 1).flat_map(move |y| {
-                (1..n - 1).filter_map(move |x| {
-                    let v = map.at(x, y, z);
-                    if v <= 0.0 {
-                        return None;
-                    }
-                    for dz in 0..3 {
-                        for dy in 0..3 {
-                            for dx in 0..3 {
-                                if (dx, dy, dz) != (1, 1, 1)
-                                    && map.at(x + dx - 1, y + dy - 1, z + dz - 1) >= v
-                                {
-                                    return None;
-                                }
-                            }
-                        }
-                    }
-                    Some((v, [x as f64, y as f64, z as f64].map(|c| c * g.pixel_a)))
-                })
-            })
-        })
+    let mut peaks: Vec<(f32, [f64; 3])> = local_maxima(&map, f32::MIN_POSITIVE)
+        .into_iter()
+        .map(|(v, x, y, z)| (v, [x, y, z].map(|c| c as f64 * g.pixel_a)))
         .collect();
     peaks.sort_by(|a, b| b.0.total_cmp(&a.0));
     let budget = (alive.len() / 10).max(16);
@@ -946,7 +914,7 @@ pub fn refine(
         removed += r;
     }
     if params.evidence_chi2 > 0.0 {
-        removed += resolve_close_pairs(&mut st, measured, params.min_distance_a);
+        removed += resolve_close_pairs(&mut st, measured, params.min_distance_a)?;
         removed += prune_weak(&mut st, measured, params.evidence_chi2);
         for _ in 0..params.polish_iterations {
             flipped += iterate(&mut st, true, &mut history).0;
@@ -960,7 +928,7 @@ pub fn refine(
             for _ in 0..params.polish_iterations {
                 flipped += iterate(&mut st, true, &mut history).0;
             }
-            removed += resolve_close_pairs(&mut st, measured, params.min_distance_a);
+            removed += resolve_close_pairs(&mut st, measured, params.min_distance_a)?;
         }
     }
     let keep: Vec<usize> = (0..st.pos.len()).filter(|&i| st.alive[i]).collect();

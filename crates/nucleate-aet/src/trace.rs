@@ -312,9 +312,50 @@ fn spline_peak(
     }
 }
 
+/// Local maxima of `vol` at or above `threshold`: (value, x, y, z) of every interior voxel
+/// that no voxel of its 26 neighbours exceeds (ties broken by index, so a plateau gives one
+/// peak), in scan order.
+pub fn local_maxima(vol: &Volume, threshold: f32) -> Vec<(f32, usize, usize, usize)> {
+    let n = vol.n;
+    (1..n.saturating_sub(1))
+        .into_par_iter()
+        .flat_map_iter(|z| {
+            let mut found = Vec::new();
+            for y in 1..n - 1 {
+                for x in 1..n - 1 {
+                    let v = vol.at(x, y, z);
+                    if v < threshold {
+                        continue;
+                    }
+                    let i0 = vol.index(x, y, z);
+                    let mut is_max = true;
+                    'nb: for dz in 0..3 {
+                        for dy in 0..3 {
+                            for dx in 0..3 {
+                                let j = vol.index(x + dx - 1, y + dy - 1, z + dz - 1);
+                                if j == i0 {
+                                    continue;
+                                }
+                                let w = vol.data[j];
+                                if w > v || (w == v && j < i0) {
+                                    is_max = false;
+                                    break 'nb;
+                                }
+                            }
+                        }
+                    }
+                    if is_max {
+                        found.push((v, x, y, z));
+                    }
+                }
+            }
+            found
+        })
+        .collect()
+}
+
 /// Trace atoms in `vol` with voxel size `pixel_a` (A).
 pub fn trace(vol: &Volume, pixel_a: f64, params: &TraceParams) -> Result<TraceResult> {
-    let n = vol.n;
     if params.species.is_empty() {
         return Err(AetError::Invalid("at least one species is needed".into()));
     }
@@ -332,38 +373,8 @@ pub fn trace(vol: &Volume, pixel_a: f64, params: &TraceParams) -> Result<TraceRe
         ));
     }
     let thr = params.peak_fraction as f32 * vmax;
-    // 1. Local maxima (interior voxels; ties broken by index so plateaus give one peak).
-    let mut cand: Vec<(f32, usize, usize, usize)> = Vec::new();
-    for z in 1..n.saturating_sub(1) {
-        for y in 1..n - 1 {
-            for x in 1..n - 1 {
-                let v = vol.at(x, y, z);
-                if v < thr {
-                    continue;
-                }
-                let i0 = vol.index(x, y, z);
-                let mut is_max = true;
-                'nb: for dz in 0..3 {
-                    for dy in 0..3 {
-                        for dx in 0..3 {
-                            let j = vol.index(x + dx - 1, y + dy - 1, z + dz - 1);
-                            if j == i0 {
-                                continue;
-                            }
-                            let w = vol.data[j];
-                            if w > v || (w == v && j < i0) {
-                                is_max = false;
-                                break 'nb;
-                            }
-                        }
-                    }
-                }
-                if is_max {
-                    cand.push((v, x, y, z));
-                }
-            }
-        }
-    }
+    // 1. Local maxima.
+    let cand = local_maxima(vol, thr);
     // 2. Sub-voxel positions, strongest first.
     let mut peaks: Vec<([f64; 3], f64)> = if params.upsample > 1 {
         let up = params.upsample;
