@@ -311,13 +311,13 @@ pub struct RefineArgs {
     #[arg(long, value_delimiter = ',')]
     pub species: Option<Vec<String>>,
     #[command(flatten)]
-    pub selection: RefineOptions,
+    pub refine_options: RefineOptions,
     #[command(flatten)]
     pub common: super::common::CommonArgs,
 }
 
 impl RefineOptions {
-    /// Refinement parameters with `iterations` and this model selection.
+    /// Refinement parameters with `iterations` and these options.
     fn params(&self, iterations: usize) -> anyhow::Result<RefineParams> {
         if !(self.evidence_chi2.is_finite() && self.evidence_chi2 >= 0.0) {
             bail!("--evidence-chi2 must be a non-negative number");
@@ -410,7 +410,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 10)]
     pub refine_iterations: usize,
     #[command(flatten)]
-    pub selection: RefineOptions,
+    pub refine_options: RefineOptions,
     #[command(flatten)]
     pub common: super::common::CommonArgs,
 }
@@ -985,7 +985,7 @@ fn run_refine(a: RefineArgs) -> anyhow::Result<()> {
         &species,
         &series,
         &geom,
-        &a.selection.params(a.iterations)?,
+        &a.refine_options.params(a.iterations)?,
         a.common.quiet,
     )?;
     let box_a = geom.n as f64 * geom.pixel_a;
@@ -1086,7 +1086,7 @@ fn run_chain(a: RunArgs) -> anyhow::Result<()> {
         &a.species,
         &series,
         &geom,
-        &a.selection.params(a.refine_iterations)?,
+        &a.refine_options.params(a.refine_iterations)?,
         a.common.quiet,
     )?;
     let final_frame = refined_frame(&r, &a.species, box_a)?;
